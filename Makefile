@@ -1,0 +1,43 @@
+# The two commands of the README: `make demo` and `make test`. Each creates .venv when missing and
+# (re)installs when pyproject.toml changed, so a fresh machine needs nothing but Python >= 3.11.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint typecheck bench simulate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[demo,test]'
+	touch $@ $(VENV)/.installed-demo
+
+demo: $(VENV)/.installed-demo
+	$(BIN)/feedgate demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m ruff check src tests bench
+	$(BIN)/python -m mypy
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/python -m ruff check src tests bench
+	$(BIN)/python -m ruff format --check src tests bench
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/python -m mypy
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/throughput.py
+
+simulate: $(VENV)/.installed-demo
+	$(BIN)/feedgate simulate
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,107 @@
+"""Normalized events: what venue protocols emit and the publisher turns into messages.
+
+They mirror the message schema of design §2.2 minus ``v`` and ``seq``, which the publisher adds
+per channel. Prices and sizes are decimal strings exactly as the venue wrote them; timestamps are
+integer microseconds since the epoch (``ts`` is the venue's event time or None, ``recv_ts`` the
+gateway's receive time taken before parsing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+Level = tuple[str, str]
+"""One book level: (price, size) as the venue's decimal strings."""
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+    UNKNOWN = "unknown"
+
+
+class StatusEvent(StrEnum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    SUBSCRIBED = "subscribed"
+    REJECTED = "rejected"
+    BOOK_RESET = "book_reset"
+    BOOK_SYNCED = "book_synced"
+    STALE = "stale"
+    RECOVERED = "recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    exchange: str
+    symbol: str
+    venue_symbol: str
+    ts: int | None
+    recv_ts: int
+    id: str
+    price: str
+    size: str
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class BookSnapshot:
+    """A whole book (best first). ``checkpoint`` snapshots only refresh the ``book:*`` key.
+
+    A checkpoint is not published on the channel: it carries the seq of the last message already
+    published there, so a late joiner reading the key applies exactly the deltas after it.
+    """
+
+    exchange: str
+    symbol: str
+    venue_symbol: str
+    ts: int | None
+    recv_ts: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    depth: int | None
+    checkpoint: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BookDelta:
+    """Absolute new sizes for changed levels; size "0" (any zero spelling) deletes the level."""
+
+    exchange: str
+    symbol: str
+    venue_symbol: str
+    ts: int | None
+    recv_ts: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bbo:
+    exchange: str
+    symbol: str
+    venue_symbol: str
+    ts: int | None
+    recv_ts: int
+    bid_price: str | None
+    bid_size: str | None
+    ask_price: str | None
+    ask_size: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A change in a connection's or a book's health, published on ``feedgate:status``."""
+
+    exchange: str
+    event: StatusEvent
+    connection: str
+    reason: str
+    recv_ts: int
+    symbol: str | None = None
+    venue_symbol: str | None = None
+    ts: int | None = None
+
+
+Event = Trade | BookSnapshot | BookDelta | Bbo | Status

@@ -1,0 +1,221 @@
+"""Metrics of design §2.3, counted on the hot path as plain integers and exported at scrape time.
+
+The read loop and the publisher only bump attributes and dict entries of the objects below; no
+prometheus_client call (and so no lock) happens per message. ``FeedgateCollector`` reads them when
+Prometheus scrapes and builds the metric families then.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class FastHistogram:
+    """A histogram as a list of ints: ``observe`` is one bisect and two additions."""
+
+    __slots__ = ("bounds", "count", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def buckets(self) -> list[tuple[str, float]]:
+        cumulative, out = 0, []
+        for bound, n in zip(self.bounds, self.counts, strict=False):
+            cumulative += n
+            out.append((repr(bound), float(cumulative)))
+        out.append(("+Inf", float(self.count)))
+        return out
+
+    def quantile(self, q: float) -> float | None:
+        """Upper bucket bound holding the q-quantile (for the demo view); None when empty."""
+        if not self.count:
+            return None
+        target, seen = q * self.count, 0
+        for bound, n in zip(self.bounds, self.counts, strict=False):
+            seen += n
+            if seen >= target:
+                return bound
+        return float("inf")
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    """Per connection slot; the connection runner owns and bumps it."""
+
+    exchange: str
+    connection: str
+    frames: int = 0
+    parse_errors: int = 0
+    up: bool = False
+    last_message_s: float = 0.0
+    reconnects: Counter[str] = field(default_factory=Counter)
+    resyncs: Counter[str] = field(default_factory=Counter)
+    rejected: int = 0
+    state: str = "idle"
+
+
+@dataclass(slots=True)
+class PublisherStats:
+    messages: Counter[tuple[str, str]] = field(default_factory=Counter)  # (exchange, channel)
+    dropped: Counter[str] = field(default_factory=Counter)
+    publish_errors: int = 0
+    queue_depth: int = 0
+    redis_up: bool = False
+    latency: FastHistogram = field(default_factory=lambda: FastHistogram(LATENCY_BUCKETS))
+    lag: dict[tuple[str, str], FastHistogram] = field(default_factory=dict)
+
+    def lag_histogram(self, exchange: str, channel: str) -> FastHistogram:
+        key = (exchange, channel)
+        histogram = self.lag.get(key)
+        if histogram is None:
+            histogram = self.lag[key] = FastHistogram(LAG_BUCKETS)
+        return histogram
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    worker: str = "0"
+    connections: list[ConnectionStats] = field(default_factory=list)
+    publisher: PublisherStats = field(default_factory=PublisherStats)
+    snapshot_requests: Counter[str] = field(default_factory=Counter)  # by outcome
+    worker_restarts: Counter[str] = field(default_factory=Counter)
+
+
+class FeedgateCollector(Collector):
+    """Builds every ``feedgate_*`` family from a WorkerStats at scrape time."""
+
+    def __init__(self, stats: WorkerStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.stats
+        frames = CounterMetricFamily(
+            "feedgate_frames", "WebSocket frames received", labels=["exchange"]
+        )
+        parse_errors = CounterMetricFamily(
+            "feedgate_parse_errors", "Frames that could not be interpreted", labels=["exchange"]
+        )
+        reconnects = CounterMetricFamily(
+            "feedgate_reconnects", "Reconnects, by cause", labels=["exchange", "reason"]
+        )
+        resyncs = CounterMetricFamily(
+            "feedgate_book_resyncs", "Book resyncs, by cause", labels=["exchange", "reason"]
+        )
+        rejected = CounterMetricFamily(
+            "feedgate_subscriptions_rejected",
+            "Subscriptions the venue or the instrument list rejected",
+            labels=["exchange"],
+        )
+        up = GaugeMetricFamily(
+            "feedgate_connection_up",
+            "1 when the connection is subscribed and receiving",
+            labels=["exchange", "connection"],
+        )
+        last = GaugeMetricFamily(
+            "feedgate_last_message_timestamp_seconds",
+            "Unix time of the last data frame on the connection",
+            labels=["exchange", "connection"],
+        )
+        by_exchange: dict[str, Counter[str]] = {}
+        for c in s.connections:
+            totals = by_exchange.setdefault(c.exchange, Counter())
+            totals["frames"] += c.frames
+            totals["parse_errors"] += c.parse_errors
+            totals["rejected"] += c.rejected
+            up.add_metric([c.exchange, c.connection], 1.0 if c.up else 0.0)
+            last.add_metric([c.exchange, c.connection], c.last_message_s)
+        reconnect_totals: Counter[tuple[str, str]] = Counter()
+        resync_totals: Counter[tuple[str, str]] = Counter()
+        for c in s.connections:
+            for reason, n in c.reconnects.items():
+                reconnect_totals[(c.exchange, reason)] += n
+            for reason, n in c.resyncs.items():
+                resync_totals[(c.exchange, reason)] += n
+        for exchange, totals in sorted(by_exchange.items()):
+            frames.add_metric([exchange], totals["frames"])
+            parse_errors.add_metric([exchange], totals["parse_errors"])
+            rejected.add_metric([exchange], totals["rejected"])
+        for (exchange, reason), n in sorted(reconnect_totals.items()):
+            reconnects.add_metric([exchange, reason], n)
+        for (exchange, reason), n in sorted(resync_totals.items()):
+            resyncs.add_metric([exchange, reason], n)
+        yield from (frames, parse_errors, reconnects, resyncs, rejected, up, last)
+        yield from self._publisher(s.publisher)
+        restarts = CounterMetricFamily(
+            "feedgate_worker_restarts", "Supervisor restarts of workers", labels=["worker"]
+        )
+        for worker, n in sorted(s.worker_restarts.items()):
+            restarts.add_metric([worker], n)
+        yield restarts
+        snapshots = CounterMetricFamily(
+            "feedgate_snapshot_requests", "REST snapshot requests, by outcome", labels=["outcome"]
+        )
+        for outcome, n in sorted(s.snapshot_requests.items()):
+            snapshots.add_metric([outcome], n)
+        yield snapshots
+
+    def _publisher(self, p: PublisherStats) -> Iterator[Metric]:
+        messages = CounterMetricFamily(
+            "feedgate_messages", "Normalized messages published", labels=["exchange", "channel"]
+        )
+        for (exchange, channel), n in sorted(p.messages.items()):
+            messages.add_metric([exchange, channel], n)
+        dropped = CounterMetricFamily(
+            "feedgate_dropped_messages", "Messages dropped instead of published", labels=["reason"]
+        )
+        for reason, n in sorted(p.dropped.items()):
+            dropped.add_metric([reason], n)
+        yield messages
+        yield dropped
+        yield CounterMetricFamily(
+            "feedgate_publish_errors", "Redis errors while publishing", value=p.publish_errors
+        )
+        yield GaugeMetricFamily(
+            "feedgate_publish_queue_depth", "Messages waiting to be published", value=p.queue_depth
+        )
+        yield GaugeMetricFamily(
+            "feedgate_redis_up", "1 while the publisher is connected to Redis",
+            value=1.0 if p.redis_up else 0.0,
+        )
+        latency = HistogramMetricFamily(
+            "feedgate_publish_latency_seconds", "Frame read to PUBLISH acknowledged"
+        )
+        latency.add_metric([], p.latency.buckets(), p.latency.sum)
+        yield latency
+        lag = HistogramMetricFamily(
+            "feedgate_lag_seconds", "Gateway receive time minus venue event time",
+            labels=["exchange", "channel"],
+        )
+        for (exchange, channel), h in sorted(p.lag.items()):
+            lag.add_metric([exchange, channel], h.buckets(), h.sum)
+        yield lag
+
+
+def make_registry(stats: WorkerStats) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FeedgateCollector(stats))
+    return registry

@@ -1,0 +1,1 @@
+"""The pure layer: venue-independent protocol machinery. No I/O, no clocks, no asyncio here."""

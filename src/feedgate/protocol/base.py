@@ -1,0 +1,144 @@
+"""The VenueProtocol contract and the actions it returns (design §1.1).
+
+A venue protocol is a pure state machine: the runtime hands it frames, REST bodies and the time,
+and it answers with a list of actions for the runtime to carry out. It never awaits, opens sockets
+or reads a clock, which makes every venue rule testable by feeding frames and asserting on
+actions, and lets one asyncio runner serve every venue.
+
+Lifecycle per connection (the runtime drives it in this order):
+``connect_url()`` → ``on_open(now)`` → ``on_frame(...)``/``on_snapshot(...)``/``on_tick(now)``
+… → ``on_close(now)`` → (reconnect) ``on_open(now)`` again. ``now`` is integer microseconds.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from feedgate.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send one text frame to the venue (paced by the runtime's per-connection rate limiter)."""
+
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Publish one normalized event."""
+
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSnapshot:
+    """GET a REST snapshot; the body comes back through ``on_snapshot(key, body, now)``.
+
+    ``weight`` is the request's cost against the venue's REST budget (Binance request weight).
+    """
+
+    key: str
+    url: str
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """Close this connection and open it again (after backoff). ``reason`` labels the metric."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fatal:
+    """Stop this connection for good: reconnecting cannot help (bad key, banned)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CountParseError:
+    """A frame could not be interpreted: counted, logged once in a while, and otherwise ignored."""
+
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """A book was invalidated; counted as ``feedgate_book_resyncs_total{reason}``."""
+
+    symbol: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """The venue confirmed the subscriptions: the connection counts as up."""
+
+
+Action = Send | Emit | FetchSnapshot | Reconnect | Fatal | CountParseError | Resync | Subscribed
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One subscription unit: a canonical symbol on one channel kind (``trades``, ``book``…)."""
+
+    channel: str
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class VenueLimits:
+    """A venue's documented limits, used by the planner and the rate limiters."""
+
+    topics_per_connection: int
+    messages_per_second: float
+    connects_per_window: int
+    connect_window_s: float
+    rest_weight_per_minute: int = 0
+    max_connection_lifetime_s: float | None = None
+
+
+@dataclass(slots=True)
+class ConnectionSpec:
+    """What one connection slot carries: a stable id (``binance-03``) and its topics."""
+
+    connection_id: str
+    topics: tuple[Topic, ...]
+    venue_symbols: dict[str, str] = field(default_factory=dict)
+
+
+class VenueProtocol(ABC):
+    """One venue connection's protocol state machine. Subclasses live in ``venues/<v>/``."""
+
+    exchange: str
+
+    @abstractmethod
+    def connect_url(self) -> str:
+        """The WebSocket URL to open (may encode the subscriptions, as Binance streams do)."""
+
+    @abstractmethod
+    def on_open(self, now: int) -> list[Action]:
+        """The socket is open: return the subscribe frames (fresh state, as after a reconnect)."""
+
+    @abstractmethod
+    def on_frame(self, frame: str | bytes, recv_ts: int) -> list[Action]:
+        """One received frame. Must not raise: bad input becomes ``CountParseError``."""
+
+    def on_snapshot(self, key: str, body: bytes, now: int) -> list[Action]:
+        """The REST body for a ``FetchSnapshot(key)``."""
+        return []
+
+    def on_snapshot_failed(self, key: str, reason: str, now: int) -> list[Action]:
+        """The REST request for ``key`` failed after the runtime's retries."""
+        return []
+
+    def on_tick(self, now: int) -> list[Action]:
+        """Called about once a second: application-level pings, book checkpoints, timers."""
+        return []
+
+    @abstractmethod
+    def on_close(self, now: int) -> list[Action]:
+        """The socket closed: every synced book is invalid now (``book_reset`` statuses)."""

@@ -1,0 +1,1 @@
+"""The asyncio runtime: carries out what the pure venue protocols ask for."""

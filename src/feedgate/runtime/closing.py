@@ -1,0 +1,42 @@
+"""Why did a venue close the socket, and may we reconnect? Decided here, in one function.
+
+A close is retryable unless the venue told us that reconnecting cannot help (an expired or
+revoked key, a ban). Every close gets a short reason label for ``feedgate_reconnects_total``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Close reasons (the close frame's reason text) after which reconnecting cannot help, per venue.
+FATAL_REASONS: dict[str, frozenset[str]] = {
+    "cryptolisting": frozenset({"key_expired", "key_invalidated"}),
+}
+
+_CODE_LABELS = {
+    1000: "closed_by_venue",
+    1001: "venue_going_away",
+    1006: "connection_lost",
+    1008: "policy_violation",
+    1009: "message_too_big",
+    1011: "keepalive_timeout",
+    1012: "venue_restart",
+    1013: "try_again_later",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CloseVerdict:
+    reason: str
+    fatal: bool
+
+
+def judge_close(exchange: str, code: int | None, reason: str) -> CloseVerdict:
+    """``code`` None means no close frame arrived (TCP reset, keepalive timeout)."""
+    if reason in FATAL_REASONS.get(exchange, frozenset()):
+        return CloseVerdict(reason, fatal=True)
+    if code is None:
+        return CloseVerdict("connection_lost", fatal=False)
+    if 4000 <= code <= 4999:
+        return CloseVerdict(f"venue_code_{code}", fatal=False)
+    return CloseVerdict(_CODE_LABELS.get(code, f"close_code_{code}"), fatal=False)

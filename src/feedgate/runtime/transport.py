@@ -1,0 +1,81 @@
+"""The WebSocket transport behind a small interface, so a faster client can replace it.
+
+``websockets`` is the reference implementation. Its keepalive (a ping every ``ping_interval`` s,
+close when no pong within ``ping_timeout`` s) detects dead TCP paths; venue pings are answered by
+the library as they arrive. A later transport (e.g. picows) only has to provide this interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+
+class TransportClosed(Exception):
+    """The connection is gone; ``code``/``reason`` are the close frame's, when there was one."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"closed (code={code}, reason={reason!r})")
+        self.code = code
+        self.reason = reason
+
+
+class Transport(Protocol):
+    async def recv(self) -> str | bytes: ...
+
+    async def send(self, data: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TransportOptions:
+    max_size: int = 4 * 1024 * 1024
+    open_timeout_s: float = 10.0
+    ping_interval_s: float | None = 20.0
+    ping_timeout_s: float | None = 20.0
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class WebsocketsTransport:
+    __slots__ = ("_ws",)
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+
+    async def recv(self) -> str | bytes:
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise _closed(exc) from None
+
+    async def send(self, data: str) -> None:
+        try:
+            await self._ws.send(data)
+        except ConnectionClosed as exc:
+            raise _closed(exc) from None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self._ws.close(code, reason)
+
+
+def _closed(exc: ConnectionClosed) -> TransportClosed:
+    frame = exc.rcvd
+    return TransportClosed(frame.code if frame else None, frame.reason if frame else "")
+
+
+async def open_websocket(url: str, options: TransportOptions) -> Transport:
+    ws = await connect(
+        url,
+        max_size=options.max_size,
+        open_timeout=options.open_timeout_s,
+        ping_interval=options.ping_interval_s,
+        ping_timeout=options.ping_timeout_s,
+        additional_headers=list(options.headers) or None,
+        compression=None,
+        max_queue=None,
+    )
+    return WebsocketsTransport(ws)

@@ -1,0 +1,199 @@
+"""One worker process: the configured feeds' connections, one publisher, one metrics endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from feedgate.clock import now_us
+from feedgate.errors import FatalConnectionError
+from feedgate.events import Status, StatusEvent
+from feedgate.metrics import ConnectionStats, WorkerStats, make_registry
+from feedgate.protocol.backoff import Backoff
+from feedgate.protocol.base import Topic
+from feedgate.protocol.heartbeat import HeartbeatPolicy
+from feedgate.protocol.plan import plan_connections
+from feedgate.protocol.ratelimit import SlidingWindow
+from feedgate.runtime.connection import ConnectionRunner
+from feedgate.runtime.health import HealthServer
+from feedgate.runtime.publisher import Publisher
+from feedgate.runtime.snapshots import SnapshotFailed, SnapshotFetcher
+from feedgate.runtime.transport import Transport, TransportOptions, open_websocket
+from feedgate.settings import FeedSettings, Settings
+from feedgate.venues import get_venue
+from feedgate.venues.spec import VenueSpec
+
+log = logging.getLogger(__name__)
+
+Opener = Callable[[str], Awaitable[Transport]]
+
+
+def default_opener(options: TransportOptions | None = None) -> Opener:
+    chosen = options or TransportOptions()
+
+    async def open_(url: str) -> Transport:
+        return await open_websocket(url, chosen)
+
+    return open_
+
+
+def heartbeat_policy(feed: FeedSettings) -> HeartbeatPolicy:
+    s = feed.staleness
+    return HeartbeatPolicy(
+        transport_idle_s=s.transport_idle_s,
+        data_idle_s={"trades": s.trades_idle_s, "book": s.book_idle_s, "bbo": s.bbo_idle_s},
+        reconnect_after=s.reconnect_after,
+    )
+
+
+def _send_limiter(per_second: int) -> Callable[[], SlidingWindow]:
+    return lambda: SlidingWindow(per_second, 1.0)
+
+
+@dataclass
+class _VenueRuntime:
+    spec: VenueSpec
+    fetcher: SnapshotFetcher
+    connect_limiter: SlidingWindow
+    next_connection: int = 0
+
+
+@dataclass
+class Worker:
+    settings: Settings
+    redis_url: str
+    worker_index: int = 0
+    opener: Opener = field(default_factory=default_opener)
+    serve_metrics: bool = True
+    stats: WorkerStats = field(default_factory=WorkerStats)
+    runners: list[ConnectionRunner] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stats.worker = str(self.worker_index)
+        self.publisher = Publisher(
+            self.redis_url, self.stats.publisher, max_queue=self.settings.redis.max_queue
+        )
+        self.registry = make_registry(self.stats)
+        port = self.settings.metrics.port
+        self.health = HealthServer(
+            self.stats, self.registry, self.settings.metrics.host,
+            port + self.worker_index if port else 0,
+        )
+        self._venues: dict[str, _VenueRuntime] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
+        for feed in self.settings.feeds:
+            await self._start_feed(feed)
+        if self.serve_metrics:
+            await self.health.start()
+            log.info("worker %d metrics on http://%s:%d/metrics", self.worker_index,
+                     self.health.host, self.health.port)
+
+    def _venue(self, exchange: str) -> _VenueRuntime:
+        runtime = self._venues.get(exchange)
+        if runtime is None:
+            spec = get_venue(exchange)
+            limits = spec.limits
+            runtime = _VenueRuntime(
+                spec,
+                SnapshotFetcher(limits.rest_weight_per_minute or 1200,
+                                outcomes=self.stats.snapshot_requests),
+                SlidingWindow(limits.connects_per_window, limits.connect_window_s),
+            )
+            self._venues[exchange] = runtime
+        return runtime
+
+    async def _venue_symbols(self, feed: FeedSettings, venue: _VenueRuntime) -> dict[str, str]:
+        """canonical → venue symbol for the feed's symbols; unknown ones are rejected."""
+        options = feed.venue_options()
+        pinned = {s: feed.venue_symbols[s] for s in feed.symbols if s in feed.venue_symbols}
+        wanted = [s for s in feed.symbols if s not in pinned]
+        if not wanted or not feed.validate_symbols:
+            return {**{s: s.replace("-", "") for s in wanted}, **pinned}
+        try:
+            body = await venue.fetcher.get(venue.spec.instruments_url(options))
+            listed = venue.spec.parse_instruments(body)
+        except (SnapshotFailed, ValueError, KeyError, TypeError) as exc:
+            log.error("%s: instrument list unavailable (%s); using symbols unchecked",
+                      feed.exchange, exc)
+            return {**{s: s.replace("-", "") for s in wanted}, **pinned}
+        mapping = dict(pinned)
+        for symbol in wanted:
+            if symbol in listed:
+                mapping[symbol] = listed[symbol]
+                continue
+            log.error("%s: %s is not a tradable instrument: rejected", feed.exchange, symbol)
+            self.publisher.submit(Status(
+                feed.exchange, StatusEvent.REJECTED, f"{feed.exchange}-instruments",
+                "not in the venue's instrument list", now_us(), symbol,
+            ))
+        return mapping
+
+    async def _start_feed(self, feed: FeedSettings) -> None:
+        venue = self._venue(feed.exchange)
+        spec = venue.spec
+        options = feed.venue_options()
+        mapping = await self._venue_symbols(feed, venue)
+        topics = [Topic(channel, symbol) for symbol in mapping for channel in feed.channels]
+        if not topics:
+            return
+        per_connection = spec.topics_per_connection(options)
+        send_rate = max(int(spec.limits.messages_per_second), 1)
+        for plan in plan_connections(feed.exchange, topics, per_connection):
+            plan.connection_id = f"{feed.exchange}-{venue.next_connection:02d}"
+            venue.next_connection += 1
+            plan.venue_symbols = {t.symbol: mapping[t.symbol] for t in plan.topics}
+            stats = ConnectionStats(feed.exchange, plan.connection_id)
+            self.stats.connections.append(stats)
+            runner = ConnectionRunner(
+                spec.make_protocol(plan, options),
+                connection_id=plan.connection_id,
+                opener=self.opener,
+                publisher=self.publisher,
+                snapshots=venue.fetcher,
+                stats=stats,
+                connect_limiter=venue.connect_limiter,
+                send_limiter_factory=_send_limiter(send_rate),
+                heartbeat=heartbeat_policy(feed),
+                backoff=Backoff(),
+                channels=sorted({t.channel for t in plan.topics}),
+            )
+            self.runners.append(runner)
+            self._tasks.append(asyncio.create_task(self._guard(runner), name=plan.connection_id))
+
+    async def _guard(self, runner: ConnectionRunner) -> None:
+        try:
+            await runner.run()
+        except FatalConnectionError as exc:
+            log.error("%s stopped: %s", runner.connection_id, exc)
+
+    async def run(self) -> None:
+        """Start and serve until ``stop()``."""
+        await self.start()
+        await self._stopped.wait()
+
+    async def stop(self, drain_timeout: float = 5.0) -> None:
+        """Drain: stop reading, flush the publisher, close connections, stop serving."""
+        for runner in self.runners:
+            runner.stop()
+        runner_tasks = [t for t in self._tasks if t.get_name() != "publisher"]
+        if runner_tasks:
+            _, pending = await asyncio.wait(runner_tasks, timeout=drain_timeout)
+            for task in pending:
+                task.cancel()
+        await self.publisher.close(flush_timeout=drain_timeout)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for venue in self._venues.values():
+            await venue.fetcher.close()
+        await self.health.stop()
+        self._stopped.set()

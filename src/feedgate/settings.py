@@ -1,0 +1,159 @@
+"""Configuration (design §2.4): a TOML file plus ``FEEDGATE_`` environment overrides.
+
+Nested fields use ``__`` in the environment (``FEEDGATE_REDIS__URL``); the environment wins over
+the file. A bad config raises ``ConfigError`` listing every problem with its field path; the CLI
+turns that into exit code 2 before anything starts.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from feedgate.channels import split_symbol
+from feedgate.errors import ConfigError
+from feedgate.venues import available_venues, get_venue
+
+Channel = Literal["trades", "book", "bbo"]
+
+
+class RedisSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    """``redis://host:port/db`` (``rediss://`` for TLS, ``user:password@`` for ACL users).
+    None starts a private embedded server (demo and tests)."""
+    max_queue: int = Field(default=200_000, ge=1000)
+    """Messages held while Redis is slow or down; beyond it the oldest are dropped (counted)."""
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("redis://", "rediss://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return url
+
+
+class MetricsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+    """``/metrics`` and ``/healthz``; 0 picks a free port, worker i serves ``port + i``."""
+
+
+class StalenessSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    transport_idle_s: float = Field(default=60.0, gt=0)
+    trades_idle_s: float = Field(default=300.0, gt=0)
+    book_idle_s: float = Field(default=60.0, gt=0)
+    bbo_idle_s: float = Field(default=60.0, gt=0)
+    reconnect_after: float = Field(default=3.0, ge=1.0)
+
+
+class FeedSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    exchange: str
+    channels: list[Channel] = Field(min_length=1)
+    symbols: list[str] = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+    validate_symbols: bool = True
+    """Check symbols against the venue's instrument list; unknown ones are rejected (status)."""
+    venue_symbols: dict[str, str] = Field(default_factory=dict)
+    """Pinned canonical → venue symbol mappings (skip the instrument list for these)."""
+    staleness: StalenessSettings = Field(default_factory=StalenessSettings)
+
+    @field_validator("exchange")
+    @classmethod
+    def _known_exchange(cls, exchange: str) -> str:
+        if exchange not in available_venues():
+            raise ValueError(f"unknown exchange {exchange!r}; known: {', '.join(available_venues())}")
+        return exchange
+
+    @field_validator("symbols")
+    @classmethod
+    def _canonical(cls, symbols: list[str]) -> list[str]:
+        problems = []
+        for symbol in symbols:
+            try:
+                split_symbol(symbol)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems))
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("symbols are listed twice")
+        return symbols
+
+    @model_validator(mode="after")
+    def _venue_checks(self) -> FeedSettings:
+        venue = get_venue(self.exchange)
+        unsupported = sorted(set(self.channels) - venue.channels)
+        if unsupported:
+            raise ValueError(f"{self.exchange} does not offer channels {unsupported}")
+        try:
+            venue.options_type.model_validate(self.options)
+        except ValidationError as exc:
+            raise ValueError("bad options: " + "; ".join(_problems(exc, "options"))) from None
+        return self
+
+    def venue_options(self) -> Any:
+        return get_venue(self.exchange).options_type.model_validate(self.options)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FEEDGATE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    feeds: list[FeedSettings] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the file's values come in as init kwargs; the environment must win over them
+        return env_settings, init_settings, file_secret_settings
+
+
+def _problems(error: ValidationError, prefix: str = "") -> list[str]:
+    out = []
+    for item in error.errors():
+        where = ".".join([prefix, *(str(part) for part in item["loc"])] if prefix else
+                         [str(part) for part in item["loc"]]) or "(top level)"
+        out.append(f"{where}: {item['msg']}")
+    return out
+
+
+def build_settings(data: dict[str, Any]) -> Settings:
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Read the TOML file (if any) and the environment; raise ConfigError listing all problems."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError([f"config file {path} does not exist"]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return build_settings(data)

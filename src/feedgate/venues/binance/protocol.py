@@ -1,0 +1,346 @@
+"""Binance Spot market data as a pure protocol: frames in, actions out (exchanges.md §1).
+
+One instance serves one connection slot. It connects to the combined-stream endpoint, subscribes
+with SUBSCRIBE messages (acked per id), normalizes ``trade``/``aggTrade`` into trades and keeps
+each ``depth@100ms`` book synced by the documented REST snapshot procedure (§1.7) through
+``BookSync``; the best bid/offer is derived from the synced book.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from feedgate.events import (
+    Bbo,
+    BookDelta,
+    BookSnapshot,
+    Level,
+    Side,
+    Status,
+    StatusEvent,
+    Trade,
+)
+from feedgate.protocol.base import (
+    Action,
+    ConnectionSpec,
+    CountParseError,
+    Emit,
+    FetchSnapshot,
+    Reconnect,
+    Resync,
+    Send,
+    Subscribed,
+    VenueProtocol,
+)
+from feedgate.protocol.book import BookImage, BookSync, BookUpdate, Outcome, SyncState
+from feedgate.protocol.sequencing import UpdateIdRange
+from feedgate.venues.binance import wire
+from feedgate.venues.binance.options import BinanceOptions, snapshot_weight
+
+EXCHANGE = "binance"
+_RULE = UpdateIdRange()
+
+
+@dataclass(slots=True)
+class _SymbolBook:
+    symbol: str
+    venue_symbol: str
+    sync: BookSync
+    publish_book: bool = False
+    publish_bbo: bool = False
+    bbo: tuple[Level | None, Level | None] = (None, None)
+    last_checkpoint_us: int = 0
+
+
+@dataclass(slots=True)
+class _Route:
+    """Where frames of one stream go."""
+
+    kind: str  # wire.TRADE, wire.AGG_TRADE or wire.DEPTH
+    symbol: str
+    venue_symbol: str
+    book: _SymbolBook | None = None
+
+
+@dataclass(slots=True)
+class _PendingSubscribe:
+    streams: list[str] = field(default_factory=list)
+
+
+def parse_levels(raw: Any) -> tuple[Level, ...]:
+    """``[["94250.00000000", "1.20450000"], …]`` → levels; raises ValueError/TypeError on junk,
+    before anything is applied, so a malformed frame can never half-update a book."""
+    levels = tuple((price, size) for price, size in raw)
+    for price, size in levels:
+        if type(price) is not str or type(size) is not str:
+            raise TypeError("level prices and sizes must be strings")
+        float(price)
+        float(size)
+    return levels
+
+
+class BinanceProtocol(VenueProtocol):
+    exchange = EXCHANGE
+
+    def __init__(self, spec: ConnectionSpec, options: BinanceOptions) -> None:
+        self.spec = spec
+        self.options = options
+        self.connection = spec.connection_id
+        self._scale = 1 if options.time_unit == "us" else 1000  # venue time unit → µs
+        trade_suffix = wire.AGG_TRADE if options.trade_stream == "aggTrade" else wire.TRADE
+        self._routes: dict[str, _Route] = {}
+        self._books: dict[str, _SymbolBook] = {}
+        for topic in spec.topics:
+            venue_symbol = spec.venue_symbols.get(topic.symbol, topic.symbol.replace("-", ""))
+            if topic.channel == "trades":
+                stream = wire.stream_name(venue_symbol, trade_suffix)
+                self._routes[stream] = _Route(trade_suffix, topic.symbol, venue_symbol)
+            elif topic.channel in ("book", "bbo"):
+                book = self._books.get(venue_symbol)
+                if book is None:
+                    book = _SymbolBook(topic.symbol, venue_symbol, BookSync(_RULE))
+                    self._books[venue_symbol] = book
+                if topic.channel == "book":
+                    book.publish_book = True
+                else:
+                    book.publish_bbo = True
+                stream = wire.stream_name(venue_symbol, wire.DEPTH)
+                self._routes[stream] = _Route(wire.DEPTH, topic.symbol, venue_symbol, book)
+        self._pending: dict[int, _PendingSubscribe] = {}
+        self._next_id = 1
+        self._subscribed = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def connect_url(self) -> str:
+        url = f"{self.options.ws_url.rstrip('/')}/stream"
+        return url + "?timeUnit=MICROSECOND" if self.options.time_unit == "us" else url
+
+    def on_open(self, now: int) -> list[Action]:
+        self._pending.clear()
+        self._subscribed = False
+        for book in self._books.values():
+            book.sync.subscribe()
+        streams = sorted(self._routes)
+        batch = self.options.subscribe_batch
+        actions: list[Action] = []
+        for start in range(0, len(streams), batch):
+            chunk = streams[start : start + batch]
+            request_id = self._next_id
+            self._next_id += 1
+            self._pending[request_id] = _PendingSubscribe(chunk)
+            actions.append(Send(wire.subscribe_frame(chunk, request_id)))
+        return actions
+
+    def on_close(self, now: int) -> list[Action]:
+        actions: list[Action] = []
+        for book in self._books.values():
+            self._outcome(book, book.sync.disconnect(), now, actions)
+        self._subscribed = False
+        return actions
+
+    # -- frames ---------------------------------------------------------------------------------
+
+    def on_frame(self, frame: str | bytes, recv_ts: int) -> list[Action]:
+        try:
+            msg = orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            return [CountParseError("frame is not JSON")]
+        if type(msg) is not dict:
+            return [CountParseError("frame is not a JSON object")]
+        stream = msg.get("stream")
+        if stream is not None:
+            route = self._routes.get(stream) if type(stream) is str else None
+            if route is None:
+                if stream == "!serverShutdown":
+                    return [Reconnect("server_shutdown")]
+                return [CountParseError(f"unexpected stream {stream!r}")]
+            try:
+                return self._on_data(route, msg["data"], recv_ts)
+            except (KeyError, TypeError, ValueError) as exc:
+                return [CountParseError(f"{route.kind} frame: {type(exc).__name__}: {exc}")]
+        if "result" in msg and "id" in msg:
+            return self._on_ack(msg, recv_ts)
+        if "code" in msg or "error" in msg:
+            return self._on_error(msg, recv_ts)
+        if msg.get("e") == "serverShutdown":  # raw-stream form of §1.8
+            return [Reconnect("server_shutdown")]
+        return [CountParseError("unknown frame shape")]
+
+    def _on_data(self, route: _Route, data: dict[str, Any], recv_ts: int) -> list[Action]:
+        kind = route.kind
+        if kind == wire.DEPTH:
+            assert route.book is not None
+            update = BookUpdate(
+                first_id=int(data["U"]),
+                last_id=int(data["u"]),
+                bids=parse_levels(data["b"]),
+                asks=parse_levels(data["a"]),
+                ts=int(data["E"]) * self._scale,
+                recv_ts=recv_ts,
+            )
+            actions: list[Action] = []
+            book = route.book
+            self._outcome(book, book.sync.on_update(update), recv_ts, actions)
+            return actions
+        return [Emit(self._trade(route, data, recv_ts))]
+
+    def _trade(self, route: _Route, data: dict[str, Any], recv_ts: int) -> Trade:
+        """§1.3 ``{"e":"trade","t":5123456789,"p":"94250.01","q":"0.0012","T":…,"m":true}``;
+        §1.4 aggTrade has the id in ``a``. ``m`` (buyer is maker) true → the taker sold."""
+        price, size, maker = data["p"], data["q"], data["m"]
+        if type(price) is not str or type(size) is not str or type(maker) is not bool:
+            raise TypeError("trade price/size must be strings and m a boolean")
+        trade_id = data["a"] if route.kind == wire.AGG_TRADE else data["t"]
+        return Trade(
+            exchange=EXCHANGE,
+            symbol=route.symbol,
+            venue_symbol=route.venue_symbol,
+            ts=int(data["T"]) * self._scale,
+            recv_ts=recv_ts,
+            id=str(int(trade_id)),
+            price=price,
+            size=size,
+            side=Side.SELL if maker else Side.BUY,
+        )
+
+    def _on_ack(self, msg: dict[str, Any], recv_ts: int) -> list[Action]:
+        """§1.2 ``{"result": null, "id": 1}``: the SUBSCRIBE with that id took effect."""
+        request_id = msg["id"]
+        if type(request_id) is not int or self._pending.pop(request_id, None) is None:
+            return []  # an answer to something we did not ask (LIST_SUBSCRIPTIONS) or twice
+        if self._pending or self._subscribed:
+            return []
+        self._subscribed = True
+        status = Status(EXCHANGE, StatusEvent.SUBSCRIBED, self.connection, "", recv_ts)
+        return [Subscribed(), Emit(status)]
+
+    def _on_error(self, msg: dict[str, Any], recv_ts: int) -> list[Action]:
+        """§1.2 error ``{"code": 2, "msg": "Invalid request: …", "id": 5}`` (flat; a nested
+        ``{"error": {…}}`` form is UNCONFIRMED and accepted too). Without an id we cannot tell
+        which request failed: count it and carry on."""
+        error = msg.get("error") if isinstance(msg.get("error"), dict) else msg
+        assert isinstance(error, dict)
+        reason = f"code {error.get('code')}: {error.get('msg')}"
+        request_id = msg.get("id", error.get("id"))
+        pending = self._pending.pop(request_id, None) if type(request_id) is int else None
+        if pending is None:
+            return [CountParseError(f"venue error without a known request id: {reason}")]
+        actions: list[Action] = []
+        rejected = {self._routes[s].symbol: self._routes[s].venue_symbol for s in pending.streams}
+        for stream in pending.streams:
+            route = self._routes.pop(stream)
+            if route.book is not None:
+                self._books.pop(route.venue_symbol, None)
+        for symbol, venue_symbol in sorted(rejected.items()):
+            status = Status(
+                EXCHANGE, StatusEvent.REJECTED, self.connection, reason, recv_ts, symbol,
+                venue_symbol,
+            )
+            actions.append(Emit(status))
+        if not self._pending and not self._subscribed and self._routes:
+            self._subscribed = True
+            actions.append(Subscribed())
+        return actions
+
+    # -- snapshots and books -------------------------------------------------------------------
+
+    def on_snapshot(self, key: str, body: bytes, now: int) -> list[Action]:
+        """§1.6 ``{"lastUpdateId": 71234566990, "bids": [["94250.00", "1.18"]], "asks": […]}``."""
+        book = self._books.get(key)
+        if book is None:
+            return []
+        try:
+            raw = orjson.loads(body)
+            image = BookImage(
+                last_id=int(raw["lastUpdateId"]),
+                bids=parse_levels(raw["bids"]),
+                asks=parse_levels(raw["asks"]),
+                ts=None,
+                recv_ts=now,
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            actions: list[Action] = [CountParseError(f"depth snapshot: {exc}")]
+            self._outcome(book, book.sync.on_snapshot_failed(), now, actions)
+            return actions
+        actions = []
+        self._outcome(book, book.sync.on_snapshot(image), now, actions)
+        return actions
+
+    def on_snapshot_failed(self, key: str, reason: str, now: int) -> list[Action]:
+        book = self._books.get(key)
+        if book is None:
+            return []
+        actions: list[Action] = []
+        self._outcome(book, book.sync.on_snapshot_failed(), now, actions)
+        return actions
+
+    def on_tick(self, now: int) -> list[Action]:
+        """Refresh the ``book:*`` key of books that changed, at most once per interval."""
+        interval = int(self.options.checkpoint_interval_s * 1_000_000)
+        actions: list[Action] = []
+        for book in self._books.values():
+            sync = book.sync
+            if book.publish_book and sync.dirty and sync.state is SyncState.SYNCED:
+                if now - book.last_checkpoint_us >= interval:
+                    actions.append(Emit(self._snapshot(book, now, checkpoint=True)))
+                    book.last_checkpoint_us = now
+                    sync.dirty = False
+        return actions
+
+    def _outcome(self, book: _SymbolBook, outcome: Outcome, now: int, out: list[Action]) -> None:
+        """Turn a BookSync outcome into actions: reset status, snapshot request, publications."""
+        if outcome.reset_reason is not None:
+            out.append(Resync(book.symbol, outcome.reset_reason))
+            out.append(Emit(Status(
+                EXCHANGE, StatusEvent.BOOK_RESET, self.connection, outcome.reset_reason, now,
+                book.symbol, book.venue_symbol,
+            )))
+            book.bbo = (None, None)
+        if outcome.request_snapshot:
+            limit = self.options.snapshot_limit
+            url = (
+                f"{self.options.rest_url.rstrip('/')}/api/v3/depth"
+                f"?symbol={book.venue_symbol}&limit={limit}"
+            )
+            out.append(FetchSnapshot(book.venue_symbol, url, snapshot_weight(limit)))
+        if outcome.publish_snapshot:
+            if book.publish_book:
+                out.append(Emit(self._snapshot(book, now, checkpoint=False)))
+            book.last_checkpoint_us = now
+            out.append(Emit(Status(
+                EXCHANGE, StatusEvent.BOOK_SYNCED, self.connection, "", now, book.symbol,
+                book.venue_symbol,
+            )))
+            self._bbo(book, book.sync.last_ts, now, out)
+        delta = outcome.delta
+        if delta is not None:
+            if book.publish_book:
+                out.append(Emit(BookDelta(
+                    EXCHANGE, book.symbol, book.venue_symbol, delta.ts, delta.recv_ts, delta.bids,
+                    delta.asks,
+                )))
+            self._bbo(book, delta.ts, delta.recv_ts, out)
+
+    def _snapshot(self, book: _SymbolBook, now: int, checkpoint: bool) -> BookSnapshot:
+        levels = book.sync.book
+        return BookSnapshot(
+            EXCHANGE, book.symbol, book.venue_symbol, book.sync.last_ts, now,
+            levels.bids.top(), levels.asks.top(), None, checkpoint,
+        )
+
+    def _bbo(self, book: _SymbolBook, ts: int | None, recv_ts: int, out: list[Action]) -> None:
+        if not book.publish_bbo:
+            return
+        bid, ask = book.sync.book.bids.best(), book.sync.book.asks.best()
+        if (bid, ask) == book.bbo:
+            return
+        book.bbo = (bid, ask)
+        out.append(Emit(Bbo(
+            EXCHANGE, book.symbol, book.venue_symbol, ts, recv_ts,
+            bid[0] if bid else None, bid[1] if bid else None,
+            ask[0] if ask else None, ask[1] if ask else None,
+        )))

@@ -1,0 +1,27 @@
+"""What a venue folder exports: everything the runtime needs to run and simulate that venue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from feedgate.protocol.base import ConnectionSpec, VenueLimits, VenueProtocol
+
+
+@dataclass(frozen=True)
+class VenueSpec:
+    name: str
+    limits: VenueLimits
+    channels: frozenset[str]
+    """Channel kinds a feed of this venue may ask for (``trades``, ``book``, ``bbo``)."""
+    options_type: type[BaseModel]
+    """The venue's own settings (endpoints, stream choices), validated with the config."""
+    instruments_url: Callable[[Any], str]
+    parse_instruments: Callable[[bytes], dict[str, str]]
+    """REST instrument list body → {canonical symbol: venue symbol} for tradable instruments."""
+    make_protocol: Callable[[ConnectionSpec, Any], VenueProtocol]
+    topics_per_connection: Callable[[Any], int]
+    """How many topics fit on one connection with these options (≤ the venue's limit)."""
