@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -31,13 +32,14 @@ async def redis_client(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Re
 
 
 async def wait_for(
-    condition: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0, what: str = "condition"
+    condition: Callable[[], object | Awaitable[object]], timeout: float = 5.0,
+    what: str = "condition",
 ) -> None:
-    """Poll ``condition`` until true; fail the test with ``what`` after ``timeout`` seconds."""
+    """Poll ``condition`` until truthy; fail the test with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
-        if not isinstance(result, bool):
+        if inspect.isawaitable(result):
             result = await result
         if result:
             return

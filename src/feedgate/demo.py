@@ -40,6 +40,8 @@ class LiveView:
         self.stats = stats
         self._last: Counter[str] = Counter()
         self._last_t = time.monotonic()
+        self._lag_counts: list[int] | None = None
+        self._latency_counts: list[int] | None = None
 
     def line(self) -> str:
         now = time.monotonic()
@@ -50,8 +52,10 @@ class LiveView:
         rates = {c: (totals[c] - self._last[c]) / elapsed for c in totals}
         self._last, self._last_t = totals, now
         p = self.stats.publisher
-        lag = p.lag_histogram("binance", "trades").quantile(0.99)
-        latency = p.latency.quantile(0.99)
+        lag_histogram = p.lag_histogram("binance", "trades")
+        lag = lag_histogram.quantile(0.99, self._lag_counts)
+        latency = p.latency.quantile(0.99, self._latency_counts)
+        self._lag_counts, self._latency_counts = list(lag_histogram.counts), list(p.latency.counts)
         up = sum(1 for c in self.stats.connections if c.up)
         reconnects = sum(sum(c.reconnects.values()) for c in self.stats.connections)
         resyncs = sum(sum(c.resyncs.values()) for c in self.stats.connections)

@@ -50,12 +50,16 @@ class FastHistogram:
         out.append(("+Inf", float(self.count)))
         return out
 
-    def quantile(self, q: float) -> float | None:
-        """Upper bucket bound holding the q-quantile (for the demo view); None when empty."""
-        if not self.count:
+    def quantile(self, q: float, since: list[int] | None = None) -> float | None:
+        """Upper bucket bound holding the q-quantile; with ``since`` (an earlier ``counts``
+        copy) only of what was observed after it. None when there is nothing to judge."""
+        counts = self.counts if since is None else [a - b for a, b in zip(self.counts, since,
+                                                                          strict=True)]
+        total = sum(counts)
+        if not total:
             return None
-        target, seen = q * self.count, 0
-        for bound, n in zip(self.bounds, self.counts, strict=False):
+        target, seen = q * total, 0
+        for bound, n in zip(self.bounds, counts, strict=False):
             seen += n
             if seen >= target:
                 return bound

@@ -73,7 +73,9 @@ class FeedSettings(BaseModel):
     @classmethod
     def _known_exchange(cls, exchange: str) -> str:
         if exchange not in available_venues():
-            raise ValueError(f"unknown exchange {exchange!r}; known: {', '.join(available_venues())}")
+            raise ValueError(
+                f"unknown exchange {exchange!r}; known: {', '.join(available_venues())}"
+            )
         return exchange
 
     @field_validator("symbols")
@@ -133,8 +135,14 @@ class Settings(BaseSettings):
 def _problems(error: ValidationError, prefix: str = "") -> list[str]:
     out = []
     for item in error.errors():
-        where = ".".join([prefix, *(str(part) for part in item["loc"])] if prefix else
-                         [str(part) for part in item["loc"]]) or "(top level)"
+        where = (
+            ".".join(
+                [prefix, *(str(part) for part in item["loc"])]
+                if prefix
+                else [str(part) for part in item["loc"]]
+            )
+            or "(top level)"
+        )
         out.append(f"{where}: {item['msg']}")
     return out
 

@@ -56,5 +56,5 @@ async def tail(url: str, patterns: list[str], *, as_json: bool = False,
             if limit is not None and seen >= limit:
                 return
     finally:
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
         await client.aclose()

@@ -30,7 +30,10 @@ class Backoff:
         if self.attempts == 0:
             self.attempts = 1
             return 0.0
-        ceiling = min(self.cap_s, self.base_s * self.factor ** (self.attempts - 1))
+        try:
+            ceiling = min(self.cap_s, self.base_s * self.factor ** (self.attempts - 1))
+        except OverflowError:  # after ~1000 attempts factor**n exceeds a float: long capped
+            ceiling = self.cap_s
         self.attempts += 1
         return ceiling * (1.0 - self.jitter * self.rng.random())
 

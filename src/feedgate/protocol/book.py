@@ -168,7 +168,7 @@ class Effect(StrEnum):
     CLEAR = "clear"  # forget book and buffer without telling anyone (nothing was published)
 
 
-S, I, E = SyncState, SyncInput, Effect
+S, I, E = SyncState, SyncInput, Effect  # noqa: E741 - short names keep the table readable
 
 TRANSITIONS: Final[dict[tuple[SyncState, SyncInput], tuple[SyncState, tuple[Effect, ...]]]] = {
     (S.IDLE, I.SUBSCRIBE): (S.WAIT_DELTA, ()),
@@ -281,6 +281,10 @@ class BookSync:
         self.local_id = image.last_id
         self.last_ts = image.ts
         for update in self.buffer:
+            # §1.7 step 7: the update procedure applies to the buffered rest too; the buffer is
+            # contiguous, so an update here is in order or stale (a re-sent older one), never a gap.
+            if self.rule.order(update, self.local_id) is not Order.IN_ORDER:
+                continue
             self.book.apply(update.bids, update.asks)
             self.local_id = update.last_id
             self.last_ts = update.ts

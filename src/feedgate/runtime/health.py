@@ -26,7 +26,9 @@ def health_report(stats: WorkerStats) -> tuple[bool, dict[str, object]]:
 
 
 class HealthServer:
-    def __init__(self, stats: WorkerStats, registry: CollectorRegistry, host: str, port: int) -> None:
+    def __init__(
+        self, stats: WorkerStats, registry: CollectorRegistry, host: str, port: int
+    ) -> None:
         self.stats = stats
         self.registry = registry
         self.host = host

@@ -164,7 +164,7 @@ class Publisher:
                 await asyncio.sleep(delay)
             try:
                 reader, writer = await self._connect()
-            except (OSError, ConnectionError, RedisReplyError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, ConnectionError, RedisReplyError) as exc:
                 log.warning("redis connect to %s:%s failed: %s", self.target.host,
                             self.target.port, exc)
                 self.stats.publish_errors += 1

@@ -43,7 +43,10 @@ class EmbeddedRedis:
     """Start with ``start()`` (or ``with``); ``url`` is ``redis://127.0.0.1:PORT/0``."""
 
     def __init__(
-        self, port: int | None = None, extra_args: list[str] | None = None, binary: str | None = None
+        self,
+        port: int | None = None,
+        extra_args: list[str] | None = None,
+        binary: str | None = None,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -61,9 +64,22 @@ class EmbeddedRedis:
             raise EmbeddedRedisError("embedded redis already running")
         self._dir = tempfile.TemporaryDirectory(prefix="feedgate-redis-")
         args = [
-            self.binary, "--port", str(self.port), "--bind", self.host, "--save", "",
-            "--appendonly", "no", "--dir", self._dir.name, "--protected-mode", "yes",
-            "--loglevel", "warning", *self.extra_args,
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            self.host,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self._dir.name,
+            "--protected-mode",
+            "yes",
+            "--loglevel",
+            "warning",
+            *self.extra_args,
         ]
         log_path = Path(self._dir.name) / "server.log"
         with log_path.open("wb") as log_file:
@@ -110,7 +126,9 @@ class EmbeddedRedis:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()

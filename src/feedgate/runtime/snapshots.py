@@ -61,7 +61,9 @@ class SnapshotFetcher:
             delay = backoff.next_delay()
             if delay:
                 await asyncio.sleep(delay)
-            wait = self.budget.acquire(asyncio.get_running_loop().time(), min(weight, self.budget.limit))
+            wait = self.budget.acquire(
+                asyncio.get_running_loop().time(), min(weight, self.budget.limit)
+            )
             if wait:
                 self.outcomes["budget_wait"] += 1
                 await asyncio.sleep(wait)
@@ -80,7 +82,7 @@ class SnapshotFetcher:
                             await asyncio.sleep(min(retry_after, 60.0))
                         else:
                             self.outcomes["http_error"] += 1
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 self.outcomes["transport_error"] += 1
                 last_error = f"{type(exc).__name__}: {exc}"
         raise SnapshotFailed(last_error)

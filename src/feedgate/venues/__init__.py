@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 @cache
 def available_venues() -> tuple[str, ...]:
     return tuple(
-        sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg and not m.name.startswith("_"))
+        sorted(
+            m.name for m in pkgutil.iter_modules(__path__) if m.ispkg and not m.name.startswith("_")
+        )
     )
 
 

@@ -8,6 +8,7 @@ each ``depth@100ms`` book synced by the documented REST snapshot procedure (§1.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,13 +74,20 @@ class _PendingSubscribe:
 def parse_levels(raw: Any) -> tuple[Level, ...]:
     """``[["94250.00000000", "1.20450000"], …]`` → levels; raises ValueError/TypeError on junk,
     before anything is applied, so a malformed frame can never half-update a book."""
-    levels = tuple((price, size) for price, size in raw)
-    for price, size in levels:
+    if type(raw) is not list:
+        raise TypeError("levels must be a list of [price, qty] pairs")
+    levels: list[Level] = []
+    for level in raw:
+        if type(level) is not list or len(level) != 2:
+            raise ValueError(f"a level is a [price, qty] pair, not {level!r}")
+        price, size = level
         if type(price) is not str or type(size) is not str:
             raise TypeError("level prices and sizes must be strings")
-        float(price)
-        float(size)
-    return levels
+        # NaN fails both comparisons; "inf", negative prices and sizes are junk too
+        if not (0.0 < float(price) < math.inf and 0.0 <= float(size) < math.inf):
+            raise ValueError(f"level out of range: {level!r}")
+        levels.append((price, size))
+    return tuple(levels)
 
 
 class BinanceProtocol(VenueProtocol):
@@ -214,6 +222,10 @@ class BinanceProtocol(VenueProtocol):
             return []  # an answer to something we did not ask (LIST_SUBSCRIPTIONS) or twice
         if self._pending or self._subscribed:
             return []
+        return self._all_answered(recv_ts)
+
+    def _all_answered(self, recv_ts: int) -> list[Action]:
+        """Every SUBSCRIBE was answered: the connection is up (``Subscribed`` and the status)."""
         self._subscribed = True
         status = Status(EXCHANGE, StatusEvent.SUBSCRIBED, self.connection, "", recv_ts)
         return [Subscribed(), Emit(status)]
@@ -242,8 +254,7 @@ class BinanceProtocol(VenueProtocol):
             )
             actions.append(Emit(status))
         if not self._pending and not self._subscribed and self._routes:
-            self._subscribed = True
-            actions.append(Subscribed())
+            actions.extend(self._all_answered(recv_ts))
         return actions
 
     # -- snapshots and books -------------------------------------------------------------------
@@ -284,11 +295,15 @@ class BinanceProtocol(VenueProtocol):
         actions: list[Action] = []
         for book in self._books.values():
             sync = book.sync
-            if book.publish_book and sync.dirty and sync.state is SyncState.SYNCED:
-                if now - book.last_checkpoint_us >= interval:
-                    actions.append(Emit(self._snapshot(book, now, checkpoint=True)))
-                    book.last_checkpoint_us = now
-                    sync.dirty = False
+            if (
+                book.publish_book
+                and sync.dirty
+                and sync.state is SyncState.SYNCED
+                and now - book.last_checkpoint_us >= interval
+            ):
+                actions.append(Emit(self._snapshot(book, now, checkpoint=True)))
+                book.last_checkpoint_us = now
+                sync.dirty = False
         return actions
 
     def _outcome(self, book: _SymbolBook, outcome: Outcome, now: int, out: list[Action]) -> None:

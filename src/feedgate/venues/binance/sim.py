@@ -94,7 +94,7 @@ class BinanceSim:
         }
         self.unknown_streams: list[str] = []
         self._slow: dict[str, tuple[int, dict[str, str], dict[str, str]]] = {}
-        self._ticks = 0
+        self._ticks: dict[str, int] = {}
         self._rr = 0
 
     @classmethod
@@ -168,23 +168,21 @@ class BinanceSim:
         events.append(StreamEvent(wire.stream_name(o.symbol, wire.AGG_TRADE), agg))
         return events
 
-    def tick_events(self, now_us: int) -> list[StreamEvent]:
-        """One 100 ms step of every book (``@depth@100ms``); every tenth step also flushes the
-        1000 ms ``@depth`` stream with the merged changes."""
+    def tick_events(self, now_us: int, symbols: list[str] | None = None) -> list[StreamEvent]:
+        """One 100 ms step of each book in ``symbols`` (default all): ``@depth@100ms`` events;
+        every tenth step of a symbol also flushes its merged 1000 ms ``@depth`` event (§1.1)."""
         out: list[StreamEvent] = []
-        for symbol in self.markets:
+        for symbol in self.markets if symbols is None else symbols:
             c = self.next_depth(symbol, now_us)
             out.append(StreamEvent(wire.stream_name(symbol, wire.DEPTH), wire.depth_payload(
                 symbol, c.first_id, c.last_id, c.bids, c.asks, now_us)))
-        self._ticks += 1
-        if self._ticks % SLOW_EVERY == 0:
-            for symbol, (first, bids, asks) in self._slow.items():
-                last = self.markets[symbol].last_update_id
+            self._ticks[symbol] = ticks = self._ticks.get(symbol, 0) + 1
+            if ticks % SLOW_EVERY == 0 and symbol in self._slow:
+                first, bids, asks = self._slow.pop(symbol)
                 out.append(StreamEvent(wire.stream_name(symbol, SLOW_DEPTH), wire.depth_payload(
-                    symbol, first, last, [[p, q] for p, q in sorted(bids.items(), reverse=True,
-                                                                   key=_price_key)],
+                    symbol, first, c.last_id,
+                    [[p, q] for p, q in sorted(bids.items(), reverse=True, key=_price_key)],
                     [[p, q] for p, q in sorted(asks.items(), key=_price_key)], now_us)))
-            self._slow.clear()
         return out
 
     def render(self, session: BinanceSession, event: StreamEvent) -> bytes | None:
@@ -364,3 +362,8 @@ class BinanceSim:
 def _price_key(item: tuple[str, str]) -> tuple[int, str]:
     """Numeric order of fixed-8-decimal text without parsing: integer-part length, then text."""
     return item[0].index("."), item[0]
+
+
+def make_simulator(symbols: list[str], *, seed: int = 0) -> BinanceSim:
+    """The ``simserver`` entry point: canonical ``BASE-QUOTE`` symbols."""
+    return BinanceSim.from_canonical(symbols, seed=seed)

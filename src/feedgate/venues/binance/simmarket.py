@@ -284,10 +284,9 @@ class SymbolMarket:
             is_bid = rng.random() < 0.5
             put(is_bid, self._new_price(is_bid, 0), self._qty())
         for is_bid in (True, False):  # refill a thin top of book (liquidity comes back)
-            prices = self.bid_prices if is_bid else self.ask_prices
-            top_width = abs(self._level(is_bid, 5) - self._level(is_bid, 0))
-            if len(prices) > 5 and top_width > 12 * self.tick:
-                gaps = [abs(self._level(is_bid, d + 1) - self._level(is_bid, d)) for d in range(5)]
+            top = self.bid_prices[:-7:-1] if is_bid else self.ask_prices[:6]
+            if len(top) == 6 and abs(top[5] - top[0]) > 12 * self.tick:
+                gaps = [abs(top[d + 1] - top[d]) for d in range(5)]
                 put(is_bid, self._new_price(is_bid, 1 + gaps.index(max(gaps))), self._qty())
         return out
 

@@ -1,0 +1,104 @@
+"""The contract between a venue simulator and ``simserver``, plus server-side frame encoding.
+
+A venue's ``sim.py`` implements ``VenueSimulator`` structurally (it imports nothing from here, so
+it stays pure); the server is generic over the venue's session type ``S`` and event type ``E``.
+Each venue's ``sim`` module also exports ``make_simulator(symbols, *, seed)`` taking canonical
+``BASE-QUOTE`` symbols, which ``run_simulator`` uses.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+S = TypeVar("S")
+E = TypeVar("E")
+
+
+class VenueSimulator(Protocol[S, E]):
+    """What the server needs from a venue simulator. All times are µs since the epoch."""
+
+    @property
+    def venue(self) -> str: ...
+
+    @property
+    def symbols(self) -> list[str]:
+        """Venue symbols, the keys of ``trade_events`` and ``skip_update_ids``."""
+        ...
+
+    def open_session(self, path: str) -> S | None:
+        """A WebSocket request path (with query) → session; None → 404, ValueError → 400."""
+        ...
+
+    def on_client_text(self, session: S, text: str) -> list[bytes]:
+        """One client text frame → reply frames (may change the session's subscriptions)."""
+        ...
+
+    def subscriptions(self, session: S) -> list[str]: ...
+
+    def trade_events(self, symbol: str, now_us: int, n: int) -> list[E]:
+        """``n`` trades of ``symbol`` as events (one trade may make several)."""
+        ...
+
+    def tick_events(self, now_us: int, symbols: list[str] | None = None) -> list[E]:
+        """One periodic step of the books of ``symbols`` (default all)."""
+        ...
+
+    def render(self, session: S, event: E) -> bytes | None:
+        """The text frame ``session`` receives for ``event``; None when not subscribed."""
+        ...
+
+    def saturation_frames(self, session: S, now_us: int, n: int) -> list[bytes]:
+        """About ``n`` fresh trade frames for the session's trade subscriptions ([] if none)."""
+        ...
+
+    def malformed_frames(self) -> list[bytes]: ...
+
+    def shutdown_frames(self, session: S, now_us: int) -> list[bytes]: ...
+
+    def skip_update_ids(self, symbol: str, n: int) -> None: ...
+
+    def http_get(self, path: str) -> tuple[int, bytes] | None:
+        """A REST GET path (with query) → (status, JSON body); None → 404."""
+        ...
+
+
+@dataclass(slots=True)
+class SimStats:
+    """Counters a test or benchmark reads; plain ints, updated on the event loop."""
+
+    connection_attempts: int = 0
+    connections_accepted: int = 0
+    open_connections: int = 0
+    client_messages: int = 0
+    frames_sent: int = 0
+    bytes_sent: int = 0
+    rate_limit_violations: int = 0
+    pong_timeouts: int = 0
+    slow_client_disconnects: int = 0
+    http_requests: int = 0
+    subscriptions: dict[int, list[str]] = field(default_factory=dict)
+    """Open connection id → its subscribed streams."""
+
+
+_SMALL = [bytes((0x81, n)) for n in range(126)]
+_MEDIUM = struct.Struct("!BBH")
+_LARGE = struct.Struct("!BBQ")
+
+
+def frame_text_batch(payloads: list[bytes]) -> bytes:
+    """Encode UTF-8 payloads as consecutive unmasked, unfragmented server text frames
+    (RFC 6455 §5.2: FIN + opcode 0x1, 7/16/64-bit length, no mask from a server)."""
+    parts: list[bytes] = []
+    append = parts.append
+    for payload in payloads:
+        n = len(payload)
+        if n < 126:
+            append(_SMALL[n])
+        elif n < 65536:
+            append(_MEDIUM.pack(0x81, 126, n))
+        else:
+            append(_LARGE.pack(0x81, 127, n))
+        append(payload)
+    return b"".join(parts)

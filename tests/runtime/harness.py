@@ -1,0 +1,166 @@
+"""A running stack for end-to-end tests: Binance simulator → worker → real Redis → subscriber.
+
+The subscriber records every message per channel and rebuilds each book from the published
+snapshot and deltas the way a downstream service would (design §2.2), so tests can compare it
+with the simulator's true book.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from feedgate.runtime.simserver import SimServer
+from feedgate.runtime.worker import Worker
+from feedgate.settings import build_settings
+from feedgate.venues.binance.sim import BinanceSim
+
+
+@dataclass
+class FollowedBook:
+    bids: dict[Decimal, str] = field(default_factory=dict)
+    asks: dict[Decimal, str] = field(default_factory=dict)
+    seq: int = 0
+    valid: bool = False
+
+    def load(self, message: dict[str, Any]) -> None:
+        self.bids = {Decimal(p): s for p, s in message["bids"]}
+        self.asks = {Decimal(p): s for p, s in message["asks"]}
+        self.seq = message["seq"]
+        self.valid = True
+
+    def apply(self, message: dict[str, Any]) -> None:
+        assert self.valid, "a delta arrived for a book that is not valid"
+        assert message["seq"] == self.seq + 1, f"seq jump {self.seq} -> {message['seq']}"
+        for side, levels in ((self.bids, message["bids"]), (self.asks, message["asks"])):
+            for price, size in levels:
+                if Decimal(size) == 0:
+                    side.pop(Decimal(price), None)
+                else:
+                    side[Decimal(price)] = size
+        self.seq = message["seq"]
+
+    def levels(self) -> tuple[list[list[str]], list[list[str]]]:
+        bids = [[str(p), self.bids[p]] for p in sorted(self.bids, reverse=True)]
+        asks = [[str(p), self.asks[p]] for p in sorted(self.asks)]
+        return bids, asks
+
+
+def normalized(levels: list[list[str]]) -> list[tuple[Decimal, Decimal]]:
+    return [(Decimal(p), Decimal(s)) for p, s in levels]
+
+
+@dataclass
+class Subscriber:
+    client: aioredis.Redis
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    books: dict[str, FollowedBook] = field(default_factory=lambda: defaultdict(FollowedBook))
+    log: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # arrival order
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self, *patterns: str) -> None:
+        pubsub = self.client.pubsub()
+        await pubsub.psubscribe(*patterns)
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(self._read(pubsub, ready))
+        await asyncio.wait_for(ready.wait(), 5)
+
+    async def _read(self, pubsub: aioredis.client.PubSub, ready: asyncio.Event) -> None:
+        try:
+            while True:
+                item = await pubsub.get_message(timeout=0.2)
+                if item is None:
+                    continue
+                if item["type"] == "psubscribe":
+                    ready.set()
+                    continue
+                channel = item["channel"].decode()
+                message = orjson.loads(item["data"])
+                self.messages[channel].append(message)
+                self.log.append((channel, message))
+                if message["type"] == "book_snapshot":
+                    self.books[message["symbol"]].load(message)
+                elif message["type"] == "book_delta":
+                    self.books[message["symbol"]].apply(message)
+                elif message["type"] == "status" and message["event"] == "book_reset":
+                    self.books[message["symbol"]].valid = False
+        finally:
+            await pubsub.aclose()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def check(self) -> None:
+        """Re-raise an assertion the reader hit (a wrong delta sequence)."""
+        if self._task is not None and self._task.done():
+            self._task.result()
+
+    def statuses(self, event: str | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.messages["feedgate:status"] if event is None or m["event"] == event]
+
+
+def book_matches(subscriber: Subscriber, sim: BinanceSim, symbol: str, venue: str) -> bool:
+    book = subscriber.books.get(symbol)
+    if book is None or not book.valid:
+        return False
+    _, true_bids, true_asks = sim.true_book(venue)
+    bids, asks = book.levels()
+    return normalized(bids) == normalized(true_bids) and normalized(asks) == normalized(true_asks)
+
+
+@dataclass
+class Stack:
+    sim: BinanceSim
+    server: SimServer[Any, Any]
+    worker: Worker
+    subscriber: Subscriber
+
+
+def gateway_settings(server: SimServer[Any, Any], symbols: list[str], **feed: Any) -> Any:
+    options = {"ws_url": server.ws_url, "rest_url": server.rest_url, **feed.pop("options", {})}
+    return build_settings({
+        "metrics": {"port": 0},
+        "feeds": [{
+            "exchange": "binance",
+            "channels": feed.pop("channels", ["trades", "book", "bbo"]),
+            "symbols": symbols,
+            "options": options,
+            **feed,
+        }],
+    })
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    redis_url: str, symbols: list[str], *, trade_rate: float = 50.0,
+    sim_options: dict[str, Any] | None = None, venue_lists: list[str] | None = None, **feed: Any,
+) -> AsyncIterator[Stack]:
+    """``venue_lists``: the symbols the simulated venue has (default: the ones asked for)."""
+    sim = BinanceSim.from_canonical(venue_lists or symbols, seed=3)
+    server: SimServer[Any, Any] = SimServer(
+        sim, trade_rate=trade_rate, depth_interval_ms=50, **(sim_options or {})
+    )
+    await server.start()
+    client = aioredis.Redis.from_url(redis_url)
+    subscriber = Subscriber(client)
+    await subscriber.start("trades:*", "book:*", "bbo:*", "feedgate:status")
+    worker = Worker(gateway_settings(server, symbols, **feed), redis_url=redis_url)
+    try:
+        await worker.start()
+        yield Stack(sim, server, worker, subscriber)
+    finally:
+        await worker.stop()
+        await subscriber.stop()
+        await server.stop()
+        await client.aclose()

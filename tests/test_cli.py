@@ -1,0 +1,92 @@
+"""The command line as a user runs it: separate processes, real signals, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from feedgate.runtime.redis_server import EmbeddedRedis, free_port
+from feedgate.runtime.simserver import SimServer
+from feedgate.venues.binance.sim import BinanceSim
+from tests.conftest import wait_for
+
+FEEDGATE = [sys.executable, "-m", "feedgate.cli"]
+
+
+def test_bad_config_exits_2_naming_the_field(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[[feeds]]\nexchange = "binance"\nchannels = ["trades"]\n'
+                      'symbols = ["btc-usdt"]\n[metrics]\nport = "x"\n')
+    result = subprocess.run([*FEEDGATE, "run", "--config", str(config)], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2
+    assert "feeds.0.symbols" in result.stderr and "btc-usdt" in result.stderr
+    assert "metrics.port" in result.stderr
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run([*FEEDGATE, "run", "--config", str(tmp_path / "none.toml")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+async def test_run_serves_then_drains_on_sigterm(tmp_path: Path,
+                                                 redis_server: EmbeddedRedis) -> None:
+    server: SimServer[Any, Any] = SimServer(BinanceSim.from_canonical(["BTC-USDT"]),
+                                            trade_rate=20)
+    await server.start()
+    port = free_port()
+    config = tmp_path / "feeds.toml"
+    config.write_text(f"""
+[redis]
+url = "{redis_server.url}"
+[metrics]
+port = {port}
+[[feeds]]
+exchange = "binance"
+channels = ["trades", "book"]
+symbols = ["BTC-USDT"]
+[feeds.options]
+ws_url = "{server.ws_url}"
+rest_url = "{server.rest_url}"
+""")
+    proc = await asyncio.create_subprocess_exec(
+        *FEEDGATE, "run", "--config", str(config), stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            async def healthy() -> bool:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await wait_for(healthy, 15, "the gateway to report healthy")
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 15)
+        assert code == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await server.stop()
+
+
+def test_demo_runs_and_stops_cleanly() -> None:
+    result = subprocess.run([*FEEDGATE, "demo", "--duration", "3"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "feedgate tail 'trades:*' --url redis://127.0.0.1:" in result.stdout
+    assert "stopped cleanly" in result.stdout
+    lines = [line for line in result.stdout.splitlines() if "conns up" in line]
+    assert lines and "conns up 1/1" in lines[-1]
+    assert "trades" in lines[-1]

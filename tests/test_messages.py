@@ -1,0 +1,123 @@
+"""Events → wire messages (design §2.2) and channels (design §2.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from feedgate import SCHEMA_VERSION
+from feedgate.channels import STATUS_CHANNEL, ChannelKind
+from feedgate.events import Bbo, BookDelta, BookSnapshot, Event, Side, Status, StatusEvent, Trade
+from feedgate.messages import encode, route
+
+TS, RECV = 1767225600122000, 1767225600125321
+COMMON = {"v", "type", "exchange", "symbol", "venue_symbol", "ts", "recv_ts", "seq"}
+
+TRADE = Trade("binance", "BTC-USDT", "BTCUSDT", TS, RECV, "5123456789", "94250.01000000",
+              "0.00120000", Side.SELL)  # fmt: skip
+SNAPSHOT = BookSnapshot(
+    "binance", "BTC-USDT", "BTCUSDT", TS, RECV,
+    (("94250.00000000", "1.18000000"), ("94249.99000000", "0.50000000")),
+    (("94250.01000000", "0.40000000"),), None,
+)  # fmt: skip
+DELTA = BookDelta("binance", "BTC-USDT", "BTCUSDT", TS, RECV,
+                  (("94250.00000000", "1.20450000"), ("94249.99000000", "0.00000000")),
+                  (("94250.01000000", "0.38100000"),))  # fmt: skip
+BBO = Bbo("binance", "BTC-USDT", "BTCUSDT", TS, RECV, "94250.00000000", "1.20450000",
+          "94250.01000000", "0.38100000")  # fmt: skip
+STATUS = Status("binance", StatusEvent.BOOK_RESET, "binance-03", "gap", RECV, "BTC-USDT", "BTCUSDT")
+
+CASES: list[tuple[Event, str, dict[str, Any]]] = [
+    (TRADE, "trade", {"id": "5123456789", "price": "94250.01000000", "size": "0.00120000",
+                      "side": "sell"}),
+    (SNAPSHOT, "book_snapshot", {
+        "bids": [["94250.00000000", "1.18000000"], ["94249.99000000", "0.50000000"]],
+        "asks": [["94250.01000000", "0.40000000"]], "depth": None}),
+    (DELTA, "book_delta", {
+        "bids": [["94250.00000000", "1.20450000"], ["94249.99000000", "0.00000000"]],
+        "asks": [["94250.01000000", "0.38100000"]]}),
+    (BBO, "bbo", {"bid_price": "94250.00000000", "bid_size": "1.20450000",
+                  "ask_price": "94250.01000000", "ask_size": "0.38100000"}),
+    (STATUS, "status", {"event": "book_reset", "connection": "binance-03", "reason": "gap"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("event", "kind", "fields"), CASES, ids=[c[1] for c in CASES])
+def test_encode_matches_the_schema(event: Event, kind: str, fields: dict[str, Any]) -> None:
+    raw = encode(event, 42)
+    message = orjson.loads(raw)
+    assert set(message) == COMMON | set(fields), "exactly the fields of design §2.2"
+    assert message["v"] == SCHEMA_VERSION == 1
+    assert message["type"] == kind
+    assert message["seq"] == 42
+    assert (message["exchange"], message["symbol"], message["venue_symbol"]) == (
+        "binance", "BTC-USDT", "BTCUSDT"
+    )  # fmt: skip
+    assert message["recv_ts"] == RECV and type(message["recv_ts"]) is int
+    assert message["ts"] == (None if kind == "status" else TS)
+    for name, value in fields.items():
+        assert message[name] == value, name
+        if isinstance(value, str):
+            assert type(message[name]) is str  # decimal strings stay strings
+
+
+def test_decimal_text_is_published_byte_for_byte() -> None:
+    raw = encode(TRADE, 1)
+    assert b'"price":"94250.01000000"' in raw and b'"size":"0.00120000"' in raw
+    assert b'"ts":1767225600122000' in raw and b'"recv_ts":1767225600125321' in raw
+    assert b'["94249.99000000","0.00000000"]' in encode(DELTA, 1)
+
+
+def test_nulls_where_the_venue_gives_nothing() -> None:
+    message = orjson.loads(encode(Trade("kraken", "BTC-USD", "BTC/USD", None, RECV, "1", "1.5",
+                                        "2", Side.UNKNOWN), 1))  # fmt: skip
+    assert message["ts"] is None and message["side"] == "unknown"
+    empty = orjson.loads(encode(Bbo("binance", "X-Y", "XY", None, RECV, None, None, None, None), 1))
+    assert [empty[k] for k in ("bid_price", "bid_size", "ask_price", "ask_size")] == [None] * 4
+    connection = orjson.loads(encode(Status("binance", StatusEvent.CONNECTED, "binance-00", "",
+                                            RECV), 3))  # fmt: skip
+    assert connection["symbol"] is None and connection["venue_symbol"] is None
+    assert connection["event"] == "connected"
+
+
+def test_every_status_event_encodes_its_name() -> None:
+    names = {e.value for e in StatusEvent}
+    assert names == {"connected", "disconnected", "subscribed", "rejected", "book_reset",
+                     "book_synced", "stale", "recovered"}  # fmt: skip
+    for event in StatusEvent:
+        assert orjson.loads(encode(Status("binance", event, "c", "", RECV), 1))["event"] == event
+
+
+def test_routes_follow_the_channel_table() -> None:
+    trade = route(TRADE)
+    assert (trade.channel, trade.kind, trade.key, trade.publish) == (
+        "trades:binance:BTC-USDT", ChannelKind.TRADES, None, True
+    )  # fmt: skip
+    snap = route(SNAPSHOT)
+    assert (snap.channel, snap.kind, snap.key, snap.publish) == (
+        "book:binance:BTC-USDT", ChannelKind.BOOK, "book:binance:BTC-USDT", True
+    )  # fmt: skip
+    delta = route(DELTA)
+    assert (delta.channel, delta.kind, delta.key, delta.publish) == (
+        "book:binance:BTC-USDT", ChannelKind.BOOK, None, True
+    )  # fmt: skip
+    bbo = route(BBO)
+    assert (bbo.channel, bbo.kind, bbo.key, bbo.publish) == (
+        "bbo:binance:BTC-USDT", ChannelKind.BBO, "bbo:binance:BTC-USDT", True
+    )  # fmt: skip
+    status = route(STATUS)
+    assert (status.channel, status.kind, status.key, status.publish) == (
+        STATUS_CHANNEL, ChannelKind.STATUS, None, True
+    )  # fmt: skip
+    assert STATUS_CHANNEL == "feedgate:status"
+
+
+def test_checkpoint_snapshot_only_refreshes_the_key() -> None:
+    checkpoint = BookSnapshot("binance", "BTC-USDT", "BTCUSDT", TS, RECV, (), (), None, True)
+    target = route(checkpoint)
+    assert target.publish is False
+    assert target.key == target.channel == "book:binance:BTC-USDT"
+    message = orjson.loads(encode(checkpoint, 7))
+    assert message["type"] == "book_snapshot" and "checkpoint" not in message

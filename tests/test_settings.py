@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feedgate.errors import ConfigError
+from feedgate.settings import load_settings
+
+GOOD = """
+[redis]
+url = "redis://localhost:6379/0"
+
+[[feeds]]
+exchange = "binance"
+channels = ["trades", "book"]
+symbols = ["BTC-USDT", "ETH-USDT"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "feeds.toml"
+    path.write_text(text)
+    return path
+
+
+def test_good_config_loads(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.redis.url == "redis://localhost:6379/0"
+    feed = settings.feeds[0]
+    assert (feed.exchange, feed.channels, feed.symbols) == (
+        "binance", ["trades", "book"], ["BTC-USDT", "ETH-USDT"])
+    assert feed.venue_options().trade_stream == "trade"
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDGATE_REDIS__URL", "redis://redis:6380/1")
+    monkeypatch.setenv("FEEDGATE_METRICS__PORT", "9999")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.redis.url == "redis://redis:6380/1"
+    assert settings.metrics.port == 9999
+
+
+def test_every_problem_is_listed_with_its_field(tmp_path: Path) -> None:
+    bad = """
+[redis]
+url = "http://nope"
+
+[[feeds]]
+exchange = "nosuchvenue"
+channels = ["trades"]
+symbols = ["BTCUSDT"]
+
+[[feeds]]
+exchange = "binance"
+channels = ["candles"]
+symbols = ["BTC-USDT"]
+[feeds.options]
+snapshot_limit = 99999
+"""
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, bad))
+    text = "\n".join(info.value.problems)
+    assert "redis.url" in text and "redis://" in text
+    assert "feeds.0.exchange" in text and "nosuchvenue" in text
+    assert "feeds.0.symbols" in text and "BTCUSDT" in text
+    assert "feeds.1.channels.0" in text
+    assert len(info.value.problems) >= 4
+
+
+def test_bad_venue_option_names_the_option(tmp_path: Path) -> None:
+    bad = GOOD + "\n[feeds.options]\nsnapshot_limit = 99999\ntrade_stream = \"x\"\n"
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, bad))
+    text = "\n".join(info.value.problems)
+    assert "options.snapshot_limit" in text and "options.trade_stream" in text
+
+
+def test_unknown_keys_and_bad_toml_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="typo"):
+        load_settings(write(tmp_path, GOOD + "\ntypo = 1\n"))
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(write(tmp_path, "[[feeds]\n"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml")
