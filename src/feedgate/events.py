@@ -4,6 +4,11 @@ They mirror the message schema of design §2.2 minus ``v`` and ``seq``, which th
 per channel. Prices and sizes are decimal strings exactly as the venue wrote them; timestamps are
 integer microseconds since the epoch (``ts`` is the venue's event time or None, ``recv_ts`` the
 gateway's receive time taken before parsing).
+
+The per-message types (``Trade``, ``BookDelta``, ``Bbo``) are slotted but not frozen: a frozen
+dataclass's ``__init__`` sets each field through ``object.__setattr__`` and costs about 5× as
+much (1.08 µs vs 0.21 µs for nine fields, measured here), which is several percent of a core at
+the rates a worker handles. Treat them as immutable all the same; nothing mutates an event.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ class StatusEvent(StrEnum):
     RECOVERED = "recovered"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for speed: see the module docstring
 class Trade:
     exchange: str
     symbol: str
@@ -64,7 +69,7 @@ class BookSnapshot:
     checkpoint: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for speed: see the module docstring
 class BookDelta:
     """Absolute new sizes for changed levels; size "0" (any zero spelling) deletes the level."""
 
@@ -77,7 +82,7 @@ class BookDelta:
     asks: tuple[Level, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for speed: see the module docstring
 class Bbo:
     exchange: str
     symbol: str

@@ -39,39 +39,53 @@ def route(event: Event) -> Route:
     return Route(STATUS_CHANNEL, ChannelKind.STATUS, None, True)
 
 
-def encode(event: Event, seq: int) -> bytes:
-    """The JSON of one message; field order follows docs/schema.md."""
+_TYPES: dict[type, str] = {
+    Trade: "trade", BookDelta: "book_delta", BookSnapshot: "book_snapshot", Bbo: "bbo",
+    Status: "status",
+}
+
+
+def header(event: Event) -> bytes:
+    """The fields every message of this type on this channel shares, as an open JSON object
+    (``{"v":1,"type":…,"exchange":…,"symbol":…,"venue_symbol":…,``). The publisher caches it
+    per channel, so the hot path encodes only what changes per message."""
+    fixed = {
+        "v": SCHEMA_VERSION, "type": _TYPES[type(event)], "exchange": event.exchange,
+        "symbol": event.symbol, "venue_symbol": event.venue_symbol,
+    }
+    return orjson.dumps(fixed)[:-1] + b","
+
+
+def encode_body(event: Event, seq: int) -> bytes:
+    """The per-message fields, closing the object opened by ``header``."""
+    dumps = orjson.dumps
     if type(event) is Trade:
-        return orjson.dumps({
-            "v": SCHEMA_VERSION, "type": "trade", "exchange": event.exchange,
-            "symbol": event.symbol, "venue_symbol": event.venue_symbol, "ts": event.ts,
-            "recv_ts": event.recv_ts, "seq": seq, "id": event.id, "price": event.price,
-            "size": event.size, "side": event.side.value,
-        })
+        return dumps({
+            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "id": event.id,
+            "price": event.price, "size": event.size, "side": event.side,
+        })[1:]
     if type(event) is BookDelta:
-        return orjson.dumps({
-            "v": SCHEMA_VERSION, "type": "book_delta", "exchange": event.exchange,
-            "symbol": event.symbol, "venue_symbol": event.venue_symbol, "ts": event.ts,
-            "recv_ts": event.recv_ts, "seq": seq, "bids": event.bids, "asks": event.asks,
-        })
+        return dumps({
+            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "bids": event.bids,
+            "asks": event.asks,
+        })[1:]
     if type(event) is Bbo:
-        return orjson.dumps({
-            "v": SCHEMA_VERSION, "type": "bbo", "exchange": event.exchange,
-            "symbol": event.symbol, "venue_symbol": event.venue_symbol, "ts": event.ts,
-            "recv_ts": event.recv_ts, "seq": seq, "bid_price": event.bid_price,
+        return dumps({
+            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "bid_price": event.bid_price,
             "bid_size": event.bid_size, "ask_price": event.ask_price, "ask_size": event.ask_size,
-        })
+        })[1:]
     if type(event) is BookSnapshot:
-        return orjson.dumps({
-            "v": SCHEMA_VERSION, "type": "book_snapshot", "exchange": event.exchange,
-            "symbol": event.symbol, "venue_symbol": event.venue_symbol, "ts": event.ts,
-            "recv_ts": event.recv_ts, "seq": seq, "bids": event.bids, "asks": event.asks,
-            "depth": event.depth,
-        })
+        return dumps({
+            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "bids": event.bids,
+            "asks": event.asks, "depth": event.depth,
+        })[1:]
     assert type(event) is Status
-    return orjson.dumps({
-        "v": SCHEMA_VERSION, "type": "status", "exchange": event.exchange,
-        "symbol": event.symbol, "venue_symbol": event.venue_symbol, "ts": event.ts,
-        "recv_ts": event.recv_ts, "seq": seq, "event": event.event.value,
+    return dumps({
+        "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "event": event.event,
         "connection": event.connection, "reason": event.reason,
-    })
+    })[1:]
+
+
+def encode(event: Event, seq: int) -> bytes:
+    """The JSON of one message (field order as in docs/schema.md)."""
+    return header(event) + encode_body(event, seq)

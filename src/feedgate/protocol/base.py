@@ -25,7 +25,7 @@ class Send:
     data: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per message: not frozen, see feedgate.events on the cost
 class Emit:
     """Publish one normalized event."""
 

@@ -117,7 +117,7 @@ class L2Book:
         return bid is not None and ask is not None and float(bid[0]) >= float(ask[0])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per depth frame: not frozen, see feedgate.events on the cost
 class BookUpdate:
     """A parsed venue update: the id range it covers and absolute sizes per level."""
 

@@ -49,6 +49,8 @@ _DATA_KIND: dict[type, str] = {
 }
 
 Opener = Callable[[str], Awaitable[Transport]]
+FAIRNESS_BURST = 32
+"""Frames a read loop handles before it yields to the event loop."""
 
 
 def now_us() -> int:
@@ -173,9 +175,16 @@ class ConnectionRunner:
         protocol = self.protocol
         stats = self.stats
         clock = asyncio.get_running_loop().time
+        burst = 0
         while True:
             if self._end is not None:
                 return self._end
+            burst += 1
+            if burst >= FAIRNESS_BURST:
+                # recv() does not suspend while frames are queued: yield now and then so other
+                # connections, the publisher and the reply reader get their turn
+                burst = 0
+                await asyncio.sleep(0)
             try:
                 frame = await transport.recv()
             except TransportClosed as exc:

@@ -25,7 +25,7 @@ import hiredis
 from feedgate.channels import ChannelKind
 from feedgate.clock import now_us
 from feedgate.events import Bbo, BookSnapshot, Event
-from feedgate.messages import encode, route
+from feedgate.messages import encode_body, header, route
 from feedgate.metrics import FastHistogram, PublisherStats
 from feedgate.protocol.backoff import Backoff
 
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 _PUBLISH = b"PUBLISH"
 _SET = b"SET"
 PUBLISH, SET_KEY = 1, 2  # what a queued message asks for
+WRITE_BUFFER_LIMIT = 4 * 1024 * 1024  # bytes waiting in the socket buffer before we hold off
 
 
 @dataclass(slots=True)
@@ -91,7 +92,8 @@ class Publisher:
         self._ssl = ssl_context
         # queue entries: (channel, payload, recv_ts, PUBLISH | SET_KEY)
         self._queue: deque[tuple[_Channel, bytes, int, int]] = deque()
-        self._channels: dict[tuple[type, str, str | None], _Channel] = {}
+        # (event type, exchange, symbol, venue symbol) → (channel, cached message header)
+        self._channels: dict[tuple[type, str, str | None, str | None], tuple[_Channel, bytes]] = {}
         self._wake = asyncio.Event()
         self._in_flight: deque[tuple[int, list[int]]] = deque()  # (replies expected, recv_ts)
         self._in_flight_count = 0
@@ -99,16 +101,19 @@ class Publisher:
         self._room.set()
         self._closing = False
         self._connected = asyncio.Event()
+        self._writer: asyncio.StreamWriter | None = None
         self.backoff = Backoff(base_s=0.2, cap_s=5.0, stable_after_s=10.0)
 
     # -- hot path -------------------------------------------------------------------------------
 
     def submit(self, event: Event) -> None:
         """Queue one event for publishing. Never blocks, never raises for a full queue."""
-        cache_key = (type(event), event.exchange, event.symbol)
-        channel = self._channels.get(cache_key)
-        if channel is None:
-            channel = self._new_channel(event)
+        cached = self._channels.get(
+            (type(event), event.exchange, event.symbol, event.venue_symbol)
+        )
+        if cached is None:
+            cached = self._new_channel(event)
+        channel, head = cached
         if type(event) is BookSnapshot:
             what = SET_KEY if event.checkpoint else PUBLISH | SET_KEY
         else:
@@ -118,19 +123,35 @@ class Publisher:
             ts = event.ts
             if ts is not None and channel.lag is not None:
                 channel.lag.observe((event.recv_ts - ts) / 1e6)
-        payload = encode(event, channel.seq)
+        payload = head + encode_body(event, channel.seq)
         queue = self._queue
         queue.append((channel, payload, event.recv_ts, what))
         if len(queue) > self.max_queue:
             queue.popleft()
             self.stats.dropped["queue_full"] += 1
-        if not self._wake.is_set():
+        if len(queue) >= self.max_batch and self._writer is not None:
+            self._flush_inline()
+        elif not self._wake.is_set():
             self._wake.set()
 
-    def _new_channel(self, event: Event) -> _Channel:
+    def _flush_inline(self) -> None:
+        """A full batch is waiting: write it now. The socket write does not block, so producers
+        never wait for the writer task (which may be starved under load); the in-flight bound
+        and the transport's buffer still hold back a slow Redis, and then the queue drops."""
+        writer = self._writer
+        assert writer is not None
+        if writer.transport.is_closing() or self._in_flight_count >= self.max_in_flight:
+            return
+        if writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
+            return
+        writer.write(self._pack_batch())
+
+    def _new_channel(self, event: Event) -> tuple[_Channel, bytes]:
         r = route(event)
         # book snapshots and deltas share one channel (and one seq): alias both cache keys
-        channel = next((c for c in self._channels.values() if c.name == r.channel.encode()), None)
+        channel = next(
+            (c for c, _ in self._channels.values() if c.name == r.channel.encode()), None
+        )
         if channel is None:
             lag = None
             if r.kind is not ChannelKind.STATUS:
@@ -144,8 +165,9 @@ class Publisher:
             )
         elif r.key and channel.key is None:
             channel.key = r.key.encode()
-        self._channels[(type(event), event.exchange, event.symbol)] = channel
-        return channel
+        cached = (channel, header(event))
+        self._channels[(type(event), event.exchange, event.symbol, event.venue_symbol)] = cached
+        return cached
 
     @property
     def queue_depth(self) -> int:
@@ -224,6 +246,7 @@ class Publisher:
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         replies = asyncio.create_task(self._read_replies(reader))
+        self._writer = writer
         try:
             while not self._closing:
                 if replies.done():
@@ -243,11 +266,12 @@ class Publisher:
                     await self._room.wait()
                     continue
                 writer.write(self._pack_batch())
-                if writer.transport.get_write_buffer_size() > 4 * 1024 * 1024:
+                if writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
                     await writer.drain()
                 else:
                     await asyncio.sleep(0)  # let the loop gather the next batch
         finally:
+            self._writer = None
             replies.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await replies

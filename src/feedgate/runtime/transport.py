@@ -38,6 +38,10 @@ class TransportOptions:
     ping_interval_s: float | None = 20.0
     ping_timeout_s: float | None = 20.0
     headers: tuple[tuple[str, str], ...] = ()
+    max_queue: int = 4096
+    """Frames buffered before the transport stops reading the socket: TCP flow control then
+    slows the venue instead of memory growing without bound (a venue may then drop us, which
+    is counted and reconnected, never an unbounded backlog)."""
 
 
 class WebsocketsTransport:
@@ -76,6 +80,6 @@ async def open_websocket(url: str, options: TransportOptions) -> Transport:
         ping_timeout=options.ping_timeout_s,
         additional_headers=list(options.headers) or None,
         compression=None,
-        max_queue=None,
+        max_queue=options.max_queue,
     )
     return WebsocketsTransport(ws)
