@@ -183,7 +183,8 @@ def main() -> None:
             if gateway != "feedgate":
                 continue
             base = by[("naive", connections, offered)]
-            line = f"  conns={connections:<4} offered={offered:<11} throughput x{r.rate / base.rate:.1f}"
+            ratio = r.rate / base.rate
+            line = f"  conns={connections:<4} offered={offered:<11} throughput x{ratio:.1f}"
             if offered != "saturation" and r.p99_ms and base.p99_ms:
                 line += f"  p99 x{base.p99_ms / r.p99_ms:.1f} lower"
             print(line)
