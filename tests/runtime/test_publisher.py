@@ -156,3 +156,27 @@ async def test_drops_oldest_when_redis_is_down_and_recovers_after_restart() -> N
         finally:
             restarted.stop()
     assert stats.publish_errors >= 1
+
+
+async def test_book_reset_deletes_the_book_key(
+    redis_server: EmbeddedRedis, redis_client: aioredis.Redis
+) -> None:
+    publisher = Publisher(redis_server.url, PublisherStats())
+    async with running(publisher):
+        await publisher.wait_connected(5)
+        publisher.submit(snapshot())
+        await wait_for(lambda: redis_client.exists("book:binance:BTC-USDT"), what="key set")
+        publisher.submit(Status("binance", StatusEvent.BOOK_RESET, "binance-00", "gap", 9,
+                                "BTC-USDT", "BTCUSDT"))
+
+        async def gone() -> bool:
+            return not await redis_client.exists("book:binance:BTC-USDT")
+
+        await wait_for(gone, what="the reset book's key deleted")
+        publisher.submit(snapshot(price="98.0"))  # the resync writes it again
+
+        async def back() -> bool:
+            raw = await redis_client.get("book:binance:BTC-USDT")
+            return raw is not None and orjson.loads(raw)["bids"] == [["98.0", "1"]]
+
+        await wait_for(back, what="the fresh snapshot in the key")

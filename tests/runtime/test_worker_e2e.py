@@ -85,6 +85,9 @@ async def test_gap_resets_one_book_and_resyncs_it(redis_server: EmbeddedRedis) -
         btc = stack.subscriber.messages["book:binance:BTC-USDT"][before["BTC-USDT"]:]
         assert [m["seq"] for m in btc] == list(range(btc[0]["seq"], btc[0]["seq"] + len(btc)))
         assert sum(m["type"] == "book_snapshot" for m in btc) == 1
+        # bbo-only subscribers learn it too: an empty bbo right after the reset
+        first_bbo = next(m for ch, m in log[reset_at:] if ch == "bbo:binance:BTC-USDT")
+        assert (first_bbo["bid_price"], first_bbo["ask_price"]) == (None, None)
         eth = stack.subscriber.messages["book:binance:ETH-USDT"][before["ETH-USDT"]:]
         assert all(m["type"] == "book_delta" for m in eth), "the other book was disturbed"
         metrics = stack.worker.stats.connections[0]

@@ -22,9 +22,9 @@ from urllib.parse import unquote, urlparse
 
 import hiredis
 
-from feedgate.channels import ChannelKind
+from feedgate.channels import ChannelKind, book_channel
 from feedgate.clock import now_us
-from feedgate.events import Bbo, BookSnapshot, Event
+from feedgate.events import Bbo, BookSnapshot, Event, Status, StatusEvent
 from feedgate.messages import encode_body, header, route
 from feedgate.metrics import FastHistogram, PublisherStats
 from feedgate.protocol.backoff import Backoff
@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 _PUBLISH = b"PUBLISH"
 _SET = b"SET"
-PUBLISH, SET_KEY = 1, 2  # what a queued message asks for
+_DEL = b"DEL"
+PUBLISH, SET_KEY, DEL_KEY = 1, 2, 4  # what a queued entry asks for
 WRITE_BUFFER_LIMIT = 4 * 1024 * 1024  # bytes waiting in the socket buffer before we hold off
 
 
@@ -94,6 +95,7 @@ class Publisher:
         self._queue: deque[tuple[_Channel, bytes, int, int]] = deque()
         # (event type, exchange, symbol, venue symbol) → (channel, cached message header)
         self._channels: dict[tuple[type, str, str | None, str | None], tuple[_Channel, bytes]] = {}
+        self._by_name: dict[bytes, _Channel] = {}
         self._wake = asyncio.Event()
         self._in_flight: deque[tuple[int, list[int]]] = deque()  # (replies expected, recv_ts)
         self._in_flight_count = 0
@@ -126,6 +128,10 @@ class Publisher:
         payload = head + encode_body(event, channel.seq)
         queue = self._queue
         queue.append((channel, payload, event.recv_ts, what))
+        if type(event) is Status and event.event is StatusEvent.BOOK_RESET and event.symbol:
+            # the book is invalid: late joiners must not read its old image from the key
+            book = self._named(book_channel(event.exchange, event.symbol), event.exchange)
+            queue.append((book, b"", event.recv_ts, DEL_KEY))
         if len(queue) > self.max_queue:
             queue.popleft()
             self.stats.dropped["queue_full"] += 1
@@ -149,25 +155,23 @@ class Publisher:
     def _new_channel(self, event: Event) -> tuple[_Channel, bytes]:
         r = route(event)
         # book snapshots and deltas share one channel (and one seq): alias both cache keys
-        channel = next(
-            (c for c, _ in self._channels.values() if c.name == r.channel.encode()), None
-        )
-        if channel is None:
-            lag = None
-            if r.kind is not ChannelKind.STATUS:
-                lag = self.stats.lag_histogram(event.exchange, r.kind.value)
-            channel = _Channel(
-                name=r.channel.encode(),
-                key=r.key.encode() if r.key else None,
-                seq=0,
-                counter_key=(event.exchange, r.kind.value),
-                lag=lag,
-            )
-        elif r.key and channel.key is None:
-            channel.key = r.key.encode()
+        channel = self._named(r.channel, event.exchange, r.kind)
         cached = (channel, header(event))
         self._channels[(type(event), event.exchange, event.symbol, event.venue_symbol)] = cached
         return cached
+
+    def _named(self, name: str, exchange: str, kind: ChannelKind = ChannelKind.BOOK) -> _Channel:
+        """The one state object of a channel name (its key has the same name, design §2.1)."""
+        encoded = name.encode()
+        channel = self._by_name.get(encoded)
+        if channel is None:
+            lag = None
+            if kind is not ChannelKind.STATUS:
+                lag = self.stats.lag_histogram(exchange, kind.value)
+            key = encoded if kind in (ChannelKind.BOOK, ChannelKind.BBO) else None
+            channel = _Channel(encoded, key, 0, (exchange, kind.value), lag)
+            self._by_name[encoded] = channel
+        return channel
 
     @property
     def queue_depth(self) -> int:
@@ -283,16 +287,23 @@ class Publisher:
         parts: list[bytes] = []
         stamps: list[int] = []
         keys: dict[bytes, bytes] = {}
+        deletes: set[bytes] = set()
         messages = self.stats.messages
         for _ in range(n):
             channel, payload, recv_ts, what = queue.popleft()
             if what & SET_KEY and channel.key is not None:
                 keys[channel.key] = payload
+                deletes.discard(channel.key)
+            elif what & DEL_KEY and channel.key is not None:
+                keys.pop(channel.key, None)
+                deletes.add(channel.key)
             if not what & PUBLISH:
                 continue
             parts.append(pack((_PUBLISH, channel.name, payload)))
             stamps.append(recv_ts)
             messages[channel.counter_key] += 1
+        for key in deletes:
+            parts.append(pack((_DEL, key)))
         for key, payload in keys.items():
             parts.append(pack((_SET, key, payload)))
         expected = len(parts)

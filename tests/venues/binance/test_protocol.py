@@ -400,9 +400,13 @@ def test_gap_resets_first_then_refetches_and_publishes_nothing_until_resynced() 
         Resync(BTC, "gap"),
         Emit(Status("binance", StatusEvent.BOOK_RESET, CONN, "gap", T0 + 9, BTC, "BTCUSDT")),
     ]
-    assert actions[2:] == [FetchSnapshot(
-        "BTCUSDT", "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", 50
-    )]  # fmt: skip
+    assert actions[2:] == [
+        # bbo subscribers learn it too: no valid best price until the resync
+        Emit(Bbo("binance", BTC, "BTCUSDT", None, T0 + 9, None, None, None, None)),
+        FetchSnapshot(
+            "BTCUSDT", "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", 50
+        ),
+    ]  # fmt: skip
     # while resyncing: buffered, nothing published for BTC
     assert proto.on_frame(depth("BTCUSDT", 109, 110, [["94249.00000000", "1.0"]]), T0 + 10) == []
     # the other book on the same connection is untouched
@@ -442,6 +446,7 @@ def test_on_close_resets_synced_books_only_and_reopen_starts_over() -> None:
     assert actions == [
         Resync(BTC, "reconnect"),
         Emit(Status("binance", StatusEvent.BOOK_RESET, CONN, "reconnect", T0 + 20, BTC, "BTCUSDT")),
+        Emit(Bbo("binance", BTC, "BTCUSDT", None, T0 + 20, None, None, None, None)),
     ]
     assert proto._books["BTCUSDT"].sync.book.bids.top() == ()
     assert proto.on_tick(T0 + 100_000_000) == []

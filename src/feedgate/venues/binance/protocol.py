@@ -314,6 +314,11 @@ class BinanceProtocol(VenueProtocol):
                 EXCHANGE, StatusEvent.BOOK_RESET, self.connection, outcome.reset_reason, now,
                 book.symbol, book.venue_symbol,
             )))
+            if book.publish_bbo and book.bbo != (None, None):
+                # tell bbo-only subscribers too: there is no valid best price until the resync
+                out.append(Emit(Bbo(
+                    EXCHANGE, book.symbol, book.venue_symbol, None, now, None, None, None, None,
+                )))
             book.bbo = (None, None)
         if outcome.request_snapshot:
             limit = self.options.snapshot_limit
