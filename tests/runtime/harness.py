@@ -1,4 +1,4 @@
-"""A running stack for end-to-end tests: Binance simulator → worker → real Redis → subscriber.
+"""A running stack for end-to-end tests: a venue simulator → worker → real Redis → subscriber.
 
 The subscriber records every message per channel and rebuilds each book from the published
 snapshot and deltas the way a downstream service would (design §2.2), so tests can compare it
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,10 +19,11 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from feedgate.runtime.simapi import VenueSimulator
 from feedgate.runtime.simserver import SimServer
 from feedgate.runtime.worker import Worker
 from feedgate.settings import build_settings
-from feedgate.venues.binance.sim import BinanceSim
+from tests.conftest import wait_for
 
 
 @dataclass
@@ -110,29 +112,31 @@ class Subscriber:
         return [m for m in self.messages["feedgate:status"] if event is None or m["event"] == event]
 
 
-def book_matches(subscriber: Subscriber, sim: BinanceSim, symbol: str, venue: str) -> bool:
+def book_matches(subscriber: Subscriber, sim: VenueSimulator[Any, Any], symbol: str) -> bool:
     book = subscriber.books.get(symbol)
     if book is None or not book.valid:
         return False
-    _, true_bids, true_asks = sim.true_book(venue)
+    _, true_bids, true_asks = sim.true_book(sim.venue_symbol(symbol))
     bids, asks = book.levels()
     return normalized(bids) == normalized(true_bids) and normalized(asks) == normalized(true_asks)
 
 
 @dataclass
 class Stack:
-    sim: BinanceSim
+    sim: Any  # the venue's simulator (a VenueSimulator)
     server: SimServer[Any, Any]
     worker: Worker
     subscriber: Subscriber
 
 
-def gateway_settings(server: SimServer[Any, Any], symbols: list[str], **feed: Any) -> Any:
+def gateway_settings(
+    server: SimServer[Any, Any], symbols: list[str], venue: str = "binance", **feed: Any
+) -> Any:
     options = {"ws_url": server.ws_url, "rest_url": server.rest_url, **feed.pop("options", {})}
     return build_settings({
         "metrics": {"port": 0},
         "feeds": [{
-            "exchange": "binance",
+            "exchange": venue,
             "channels": feed.pop("channels", ["trades", "book", "bbo"]),
             "symbols": symbols,
             "options": options,
@@ -143,11 +147,12 @@ def gateway_settings(server: SimServer[Any, Any], symbols: list[str], **feed: An
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    redis_url: str, symbols: list[str], *, trade_rate: float = 50.0,
+    redis_url: str, symbols: list[str], *, venue: str = "binance", trade_rate: float = 50.0,
     sim_options: dict[str, Any] | None = None, venue_lists: list[str] | None = None, **feed: Any,
 ) -> AsyncIterator[Stack]:
     """``venue_lists``: the symbols the simulated venue has (default: the ones asked for)."""
-    sim = BinanceSim.from_canonical(venue_lists or symbols, seed=3)
+    module = importlib.import_module(f"feedgate.venues.{venue}.sim")
+    sim = module.make_simulator(venue_lists or symbols, seed=3)
     server: SimServer[Any, Any] = SimServer(
         sim, trade_rate=trade_rate, depth_interval_ms=50, **(sim_options or {})
     )
@@ -155,7 +160,7 @@ async def running_stack(
     client = aioredis.Redis.from_url(redis_url)
     subscriber = Subscriber(client)
     await subscriber.start("trades:*", "book:*", "bbo:*", "feedgate:status")
-    worker = Worker(gateway_settings(server, symbols, **feed), redis_url=redis_url)
+    worker = Worker(gateway_settings(server, symbols, venue, **feed), redis_url=redis_url)
     try:
         await worker.start()
         yield Stack(sim, server, worker, subscriber)
@@ -164,3 +169,15 @@ async def running_stack(
         await subscriber.stop()
         await server.stop()
         await client.aclose()
+
+
+async def books_settled(stack: Stack, symbols: list[str], timeout: float = 10.0) -> None:
+    """Wait until every book is synced, freeze the venue, and wait until every followed book
+    equals the simulator's true book (then re-raise anything the subscriber tripped over)."""
+    await wait_for(lambda: all(stack.subscriber.books[s].valid for s in symbols), timeout,
+                   "every book synced")
+    stack.server.silence(None)
+    for symbol in symbols:
+        await wait_for(lambda s=symbol: book_matches(stack.subscriber, stack.sim, s), timeout,
+                       f"{symbol} book equal to the simulator's")
+    stack.subscriber.check()

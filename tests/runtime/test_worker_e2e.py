@@ -1,4 +1,8 @@
-"""End to end: Binance simulator → worker → real Redis → subscriber, with faults."""
+"""End to end: Binance simulator → worker → real Redis → subscriber.
+
+The cases every venue shares (gap, silence, malformed frames, resubscribe) are in
+``tests/venues/test_conformance.py``; these are Binance- and runtime-specific ones.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import redis.asyncio as aioredis
 
 from feedgate.runtime.redis_server import EmbeddedRedis
 from tests.conftest import wait_for
-from tests.runtime.harness import Stack, book_matches, normalized, running_stack
+from tests.runtime.harness import Stack, books_settled, normalized, running_stack
 
 SYMBOLS = ["BTC-USDT", "ETH-USDT"]
 
@@ -18,25 +22,12 @@ def trades_of(stack: Stack, symbol: str) -> list[dict]:
     return stack.subscriber.messages[f"trades:binance:{symbol}"]
 
 
-async def settle_books(stack: Stack, timeout: float = 10.0) -> None:
-    """Wait for every book to be synced, freeze the simulator, and wait until every followed book
-    equals the true book."""
-    await wait_for(lambda: all(stack.subscriber.books[s].valid for s in SYMBOLS), timeout,
-                   "every book synced")
-    stack.server.silence(None)
-    for symbol in SYMBOLS:
-        venue = symbol.replace("-", "")
-        await wait_for(lambda s=symbol, v=venue: book_matches(stack.subscriber, stack.sim, s, v),
-                       timeout, f"{symbol} book equal to the simulator's")
-    stack.subscriber.check()
-
-
 async def test_trades_books_and_bbo_flow_exactly(redis_server: EmbeddedRedis,
                                                  redis_client: aioredis.Redis) -> None:
     async with running_stack(redis_server.url, SYMBOLS) as stack:
         await wait_for(lambda: all(len(trades_of(stack, s)) >= 20 for s in SYMBOLS), 10,
                        "20 trades per symbol")
-        await settle_books(stack)
+        await books_settled(stack, SYMBOLS)
         for symbol in SYMBOLS:
             trades = trades_of(stack, symbol)
             assert [m["seq"] for m in trades] == list(range(1, len(trades) + 1))
@@ -64,66 +55,6 @@ async def test_trades_books_and_bbo_flow_exactly(redis_server: EmbeddedRedis,
         assert [s["event"] for s in stack.subscriber.statuses()][:2] == ["connected", "subscribed"]
 
 
-async def test_gap_resets_one_book_and_resyncs_it(redis_server: EmbeddedRedis) -> None:
-    async with running_stack(redis_server.url, SYMBOLS) as stack:
-        await settle_books(stack)
-        stack.server.resume()
-        before = {s: len(stack.subscriber.messages[f"book:binance:{s}"]) for s in SYMBOLS}
-        stack.server.skip_update_ids("BTCUSDT", 3)
-        await wait_for(lambda: stack.subscriber.statuses("book_reset"), 5, "a book_reset")
-        await wait_for(lambda: len(stack.subscriber.statuses("book_synced")) >= 3, 10,
-                       "the reset book synced again")
-        await settle_books(stack)
-        resets = stack.subscriber.statuses("book_reset")
-        assert [(r["symbol"], r["reason"]) for r in resets] == [("BTC-USDT", "gap")]
-        log = stack.subscriber.log
-        reset_at = next(i for i, (ch, m) in enumerate(log)
-                        if ch == "feedgate:status" and m["event"] == "book_reset")
-        # after the reset the next BTC book message is a fresh snapshot, never a delta
-        first_after = next(m for ch, m in log[reset_at:] if ch == "book:binance:BTC-USDT")
-        assert first_after["type"] == "book_snapshot"
-        btc = stack.subscriber.messages["book:binance:BTC-USDT"][before["BTC-USDT"]:]
-        assert [m["seq"] for m in btc] == list(range(btc[0]["seq"], btc[0]["seq"] + len(btc)))
-        assert sum(m["type"] == "book_snapshot" for m in btc) == 1
-        # bbo-only subscribers learn it too: an empty bbo right after the reset
-        first_bbo = next(m for ch, m in log[reset_at:] if ch == "bbo:binance:BTC-USDT")
-        assert (first_bbo["bid_price"], first_bbo["ask_price"]) == (None, None)
-        eth = stack.subscriber.messages["book:binance:ETH-USDT"][before["ETH-USDT"]:]
-        assert all(m["type"] == "book_delta" for m in eth), "the other book was disturbed"
-        metrics = stack.worker.stats.connections[0]
-        assert metrics.resyncs["gap"] == 1
-
-
-async def test_silence_reconnects_and_data_resumes(redis_server: EmbeddedRedis) -> None:
-    staleness = {"transport_idle_s": 1.0, "book_idle_s": 0.5, "trades_idle_s": 0.5,
-                 "bbo_idle_s": 0.5, "reconnect_after": 2.0}
-    async with running_stack(redis_server.url, SYMBOLS, staleness=staleness) as stack:
-        await wait_for(lambda: trades_of(stack, "BTC-USDT"), 5, "first trade")
-        stack.server.silence(3.0)
-        await wait_for(lambda: stack.subscriber.statuses("stale"), 5, "a stale status")
-        await wait_for(lambda: stack.subscriber.statuses("disconnected"), 5, "a reconnect")
-        count = len(trades_of(stack, "BTC-USDT"))
-        await wait_for(lambda: len(trades_of(stack, "BTC-USDT")) > count + 5, 10,
-                       "trades after the silence")
-        reconnects = stack.worker.stats.connections[0].reconnects
-        assert reconnects["data_idle"] + reconnects["transport_idle"] >= 1
-        assert len(stack.subscriber.statuses("connected")) >= 2
-
-
-async def test_malformed_frames_are_counted_and_connection_survives(
-    redis_server: EmbeddedRedis,
-) -> None:
-    async with running_stack(redis_server.url, SYMBOLS) as stack:
-        await wait_for(lambda: trades_of(stack, "BTC-USDT"), 5, "first trade")
-        stats = stack.worker.stats.connections[0]
-        stack.server.send_malformed()
-        await wait_for(lambda: stats.parse_errors >= 2, 5, "parse errors counted")
-        count = len(trades_of(stack, "BTC-USDT"))
-        await wait_for(lambda: len(trades_of(stack, "BTC-USDT")) > count + 5, 5, "more trades")
-        assert sum(stats.reconnects.values()) == 0
-        assert stack.subscriber.statuses("book_reset") == []
-
-
 @pytest.mark.parametrize(("fault", "reason"), [
     ("server_shutdown", "server_shutdown"),
     ("close_4000", "venue_code_4000"),
@@ -133,7 +64,7 @@ async def test_venue_disconnects_reconnect_and_resync(
     redis_server: EmbeddedRedis, fault: str, reason: str
 ) -> None:
     async with running_stack(redis_server.url, SYMBOLS) as stack:
-        await settle_books(stack)
+        await books_settled(stack, SYMBOLS)
         stack.server.resume()
         if fault == "server_shutdown":
             stack.server.server_shutdown()
@@ -147,7 +78,7 @@ async def test_venue_disconnects_reconnect_and_resync(
         assert {r["reason"] for r in resets} == {"reconnect"}
         assert len(resets) == len(SYMBOLS)
         await wait_for(lambda: stats.up, 10, "subscribed again")
-        await settle_books(stack)
+        await books_settled(stack, SYMBOLS)
 
 
 async def test_redis_restart_mid_stream_keeps_the_worker_publishing() -> None:

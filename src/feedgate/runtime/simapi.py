@@ -3,7 +3,8 @@
 A venue's ``sim.py`` implements ``VenueSimulator`` structurally (it imports nothing from here, so
 it stays pure); the server is generic over the venue's session type ``S`` and event type ``E``.
 Each venue's ``sim`` module also exports ``make_simulator(symbols, *, seed)`` taking canonical
-``BASE-QUOTE`` symbols, which ``run_simulator`` uses.
+``BASE-QUOTE`` symbols, which ``run_simulator`` and the conformance tests use; and each venue's
+options accept ``ws_url`` and ``rest_url``, so any gateway feed can be pointed at its simulator.
 """
 
 from __future__ import annotations
@@ -57,7 +58,18 @@ class VenueSimulator(Protocol[S, E]):
 
     def shutdown_frames(self, session: S, now_us: int) -> list[bytes]: ...
 
-    def skip_update_ids(self, symbol: str, n: int) -> None: ...
+    def skip_update_ids(self, symbol: str, n: int) -> None:
+        """Make ``symbol``'s book feed miss updates (a sequence gap, or for checksum venues a
+        corrupted update), while the true book moves on: a gateway ignoring it goes wrong."""
+        ...
+
+    def venue_symbol(self, symbol: str) -> str:
+        """Canonical ``BASE-QUOTE`` → the venue's spelling (the keys used above)."""
+        ...
+
+    def true_book(self, symbol: str) -> tuple[int, list[list[str]], list[list[str]]]:
+        """(last update id, bids, asks) best first: what a correct gateway book must equal."""
+        ...
 
     def http_get(self, path: str) -> tuple[int, bytes] | None:
         """A REST GET path (with query) → (status, JSON body); None → 404."""

@@ -126,6 +126,10 @@ class BinanceSim:
     def skip_update_ids(self, symbol: str, n: int) -> None:
         self.markets[symbol].skip_update_ids(n)
 
+    def venue_symbol(self, symbol: str) -> str:
+        """``BTC-USDT`` → ``BTCUSDT`` (§1.10)."""
+        return symbol.replace("-", "").upper()
+
     def true_book(self, symbol: str) -> tuple[int, list[list[str]], list[list[str]]]:
         """(last update id, bids, asks), best first: what a correct local book must equal."""
         market = self.markets[symbol]
