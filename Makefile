@@ -23,6 +23,7 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m ruff check src tests bench
+	$(BIN)/python -m ruff format --check --quiet src tests bench
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 

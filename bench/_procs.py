@@ -25,8 +25,12 @@ async def serve_sim(port: int, n: int, rate: float) -> None:
     from feedgate.runtime.simserver import SimServer
     from feedgate.venues.binance.sim import BinanceSim
 
-    server = SimServer(BinanceSim.from_canonical(symbols(n), seed=1), port=port,
-                       trade_rate=rate or None, depth_interval_ms=1e9)
+    server = SimServer(
+        BinanceSim.from_canonical(symbols(n), seed=1),
+        port=port,
+        trade_rate=rate or None,
+        depth_interval_ms=1e9,
+    )
     await server.start()
     print("ready", flush=True)
     try:
@@ -67,11 +71,24 @@ async def count(port: int, seconds: float, warmup: float) -> None:
     latencies.sort()
 
     def pct(q: float) -> float | None:
-        return latencies[min(int(q * len(latencies)), len(latencies) - 1)] / 1000.0 if latencies \
+        return (
+            latencies[min(int(q * len(latencies)), len(latencies) - 1)] / 1000.0
+            if latencies
             else None
+        )
 
-    print(orjson.dumps({"messages": n, "seconds": seconds, "rate": n / seconds,
-                        "p50_ms": pct(0.5), "p99_ms": pct(0.99)}).decode(), flush=True)
+    print(
+        orjson.dumps(
+            {
+                "messages": n,
+                "seconds": seconds,
+                "rate": n / seconds,
+                "p50_ms": pct(0.5),
+                "p99_ms": pct(0.99),
+            }
+        ).decode(),
+        flush=True,
+    )
 
 
 def main() -> None:

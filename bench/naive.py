@@ -17,8 +17,9 @@ from websockets.asyncio.client import connect
 
 
 async def connection(url: str, streams: list[str], redis: aioredis.Redis) -> None:
-    async with connect(f"{url}/stream?streams={'/'.join(streams)}&timeUnit=MICROSECOND",
-                       max_size=None) as ws:
+    async with connect(
+        f"{url}/stream?streams={'/'.join(streams)}&timeUnit=MICROSECOND", max_size=None
+    ) as ws:
         seq: dict[str, int] = {}
         async for frame in ws:
             recv_ts = time.time_ns() // 1000
@@ -28,9 +29,17 @@ async def connection(url: str, streams: list[str], redis: aioredis.Redis) -> Non
             channel = f"trades:binance:{symbol}"
             seq[channel] = seq.get(channel, 0) + 1
             message = {
-                "v": 1, "type": "trade", "exchange": "binance", "symbol": symbol,
-                "venue_symbol": data["s"], "ts": data["T"], "recv_ts": recv_ts,
-                "seq": seq[channel], "id": str(data["t"]), "price": data["p"], "size": data["q"],
+                "v": 1,
+                "type": "trade",
+                "exchange": "binance",
+                "symbol": symbol,
+                "venue_symbol": data["s"],
+                "ts": data["T"],
+                "recv_ts": recv_ts,
+                "seq": seq[channel],
+                "id": str(data["t"]),
+                "price": data["p"],
+                "size": data["q"],
                 "side": "sell" if data["m"] else "buy",
             }
             await redis.publish(channel, json.dumps(message))
@@ -45,7 +54,7 @@ async def main() -> None:
     args = parser.parse_args()
     redis = aioredis.Redis.from_url(args.redis)
     names = [f"s{i:03d}usdt@trade" for i in range(args.symbols)]
-    groups = [names[i:i + args.per_connection] for i in range(0, len(names), args.per_connection)]
+    groups = [names[i : i + args.per_connection] for i in range(0, len(names), args.per_connection)]
     await asyncio.gather(*(connection(args.ws, g, redis) for g in groups))
 
 

@@ -93,36 +93,85 @@ streams_per_connection = 1
     return path
 
 
-def run_one(gateway: str, connections: int, offered: float | None, seconds: float,
-            redis: EmbeddedRedis, fills: float, tmp: Path) -> Result:
+def run_one(
+    gateway: str,
+    connections: int,
+    offered: float | None,
+    seconds: float,
+    redis: EmbeddedRedis,
+    fills: float,
+    tmp: Path,
+) -> Result:
     sim_port = free_port()
     per_symbol = 0.0 if offered is None else offered / connections / fills
     procs: list[subprocess.Popen[str]] = []
     try:
-        sim = subprocess.Popen([PY, str(ROOT / "_procs.py"), "sim", "--port", str(sim_port),
-                                "--symbols", str(connections), "--rate", str(per_symbol)],
-                               stdout=subprocess.PIPE, text=True)
+        sim = subprocess.Popen(
+            [
+                PY,
+                str(ROOT / "_procs.py"),
+                "sim",
+                "--port",
+                str(sim_port),
+                "--symbols",
+                str(connections),
+                "--rate",
+                str(per_symbol),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         procs.append(sim)
         wait_ready(sim, "simulator")
-        sub = subprocess.Popen([PY, str(ROOT / "_procs.py"), "sub", "--port", str(redis.port),
-                                "--seconds", str(seconds), "--warmup", "1.5"],
-                               stdout=subprocess.PIPE, text=True)
+        sub = subprocess.Popen(
+            [
+                PY,
+                str(ROOT / "_procs.py"),
+                "sub",
+                "--port",
+                str(redis.port),
+                "--seconds",
+                str(seconds),
+                "--warmup",
+                "1.5",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         procs.append(sub)
         wait_ready(sub, "subscriber")
         if gateway == "feedgate":
             config = feedgate_config(tmp, sim_port, redis.url, connections)
             gw = subprocess.Popen([*FEEDGATE, "run", "--config", str(config)], text=True)
         else:
-            gw = subprocess.Popen([PY, str(ROOT / "naive.py"), "--ws", f"ws://127.0.0.1:{sim_port}",
-                                   "--redis", redis.url, "--symbols", str(connections)], text=True)
+            gw = subprocess.Popen(
+                [
+                    PY,
+                    str(ROOT / "naive.py"),
+                    "--ws",
+                    f"ws://127.0.0.1:{sim_port}",
+                    "--redis",
+                    redis.url,
+                    "--symbols",
+                    str(connections),
+                ],
+                text=True,
+            )
         procs.append(gw)
         time.sleep(1.5)  # connect and warm up (the subscriber also skips its first 1.5 s)
         cpu_before, t_before = cpu_seconds(gw.pid), time.monotonic()
         out, _ = sub.communicate(timeout=seconds + 60)
         cpu = (cpu_seconds(gw.pid) - cpu_before) / (time.monotonic() - t_before)
         report = orjson.loads(out.strip().splitlines()[-1])
-        return Result(gateway, connections, "saturation" if offered is None else f"{offered:.0f}/s",
-                      report["rate"], report["p50_ms"], report["p99_ms"], cpu)
+        return Result(
+            gateway,
+            connections,
+            "saturation" if offered is None else f"{offered:.0f}/s",
+            report["rate"],
+            report["p50_ms"],
+            report["p99_ms"],
+            cpu,
+        )
     finally:
         for proc in reversed(procs):
             if proc.poll() is None:
@@ -140,8 +189,10 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return (f"{platform.node()}: {os.cpu_count()} cores, {model}, Python "
-            f"{platform.python_version()}, {platform.system()} {platform.release()}")
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores, {model}, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def fmt(value: float | None) -> str:
@@ -164,20 +215,28 @@ def main() -> None:
         for connections in args.connections:
             for offered in [None, *args.rates]:
                 for gateway in gateways:
-                    r = run_one(gateway, connections, offered, args.seconds, redis, fills,
-                                Path(tmp))
+                    r = run_one(
+                        gateway, connections, offered, args.seconds, redis, fills, Path(tmp)
+                    )
                     results.append(r)
-                    print(f"  {r.gateway:<9} conns={r.connections:<4} offered={r.offered:<11}"
-                          f" -> {r.rate:>9.0f} msgs/s  p50={fmt(r.p50_ms)} ms"
-                          f"  p99={fmt(r.p99_ms)} ms  cpu={r.cpu:.0%}", flush=True)
+                    print(
+                        f"  {r.gateway:<9} conns={r.connections:<4} offered={r.offered:<11}"
+                        f" -> {r.rate:>9.0f} msgs/s  p50={fmt(r.p50_ms)} ms"
+                        f"  p99={fmt(r.p99_ms)} ms  cpu={r.cpu:.0%}",
+                        flush=True,
+                    )
     print("\n| gateway | conns | offered | msgs/s | p50 ms | p99 ms | gateway CPU |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r.gateway} | {r.connections} | {r.offered} | {r.rate:.0f} | {fmt(r.p50_ms)}"
-              f" | {fmt(r.p99_ms)} | {r.cpu:.0%} |")
+        print(
+            f"| {r.gateway} | {r.connections} | {r.offered} | {r.rate:.0f} | {fmt(r.p50_ms)}"
+            f" | {fmt(r.p99_ms)} | {r.cpu:.0%} |"
+        )
     if len(gateways) == 2:
-        print("\nratios feedgate / naive (throughput: higher is better; p99 at a fixed offered"
-              " rate: how many times lower; at saturation latency is only queueing)")
+        print(
+            "\nratios feedgate / naive (throughput: higher is better; p99 at a fixed offered"
+            " rate: how many times lower; at saturation latency is only queueing)"
+        )
         by = {(r.gateway, r.connections, r.offered): r for r in results}
         for (gateway, connections, offered), r in by.items():
             if gateway != "feedgate":

@@ -32,7 +32,8 @@ async def redis_client(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Re
 
 
 async def wait_for(
-    condition: Callable[[], object | Awaitable[object]], timeout: float = 5.0,
+    condition: Callable[[], object | Awaitable[object]],
+    timeout: float = 5.0,
     what: str = "condition",
 ) -> None:
     """Poll ``condition`` until truthy; fail the test with ``what`` after ``timeout`` seconds."""

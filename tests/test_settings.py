@@ -29,7 +29,10 @@ def test_good_config_loads(tmp_path: Path) -> None:
     assert settings.redis.url == "redis://localhost:6379/0"
     feed = settings.feeds[0]
     assert (feed.exchange, feed.channels, feed.symbols) == (
-        "binance", ["trades", "book"], ["BTC-USDT", "ETH-USDT"])
+        "binance",
+        ["trades", "book"],
+        ["BTC-USDT", "ETH-USDT"],
+    )
     assert feed.venue_options().trade_stream == "trade"
 
 
@@ -69,7 +72,7 @@ snapshot_limit = 99999
 
 
 def test_bad_venue_option_names_the_option(tmp_path: Path) -> None:
-    bad = GOOD + "\n[feeds.options]\nsnapshot_limit = 99999\ntrade_stream = \"x\"\n"
+    bad = GOOD + '\n[feeds.options]\nsnapshot_limit = 99999\ntrade_stream = "x"\n'
     with pytest.raises(ConfigError) as info:
         load_settings(write(tmp_path, bad))
     text = "\n".join(info.value.problems)

@@ -59,8 +59,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     _setup_logging("WARNING")
     _install_uvloop()
-    _run_until_signal(run_demo(symbols=args.symbols.split(","), trade_rate=args.rate,
-                               duration=args.duration))
+    _run_until_signal(
+        run_demo(symbols=args.symbols.split(","), trade_rate=args.rate, duration=args.duration)
+    )
     return 0
 
 
@@ -69,9 +70,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     _setup_logging("INFO")
     _install_uvloop()
-    _run_until_signal(run_simulator(
-        args.venue, args.host, args.port, args.symbols.split(","), trade_rate=args.rate,
-    ))
+    _run_until_signal(
+        run_simulator(
+            args.venue,
+            args.host,
+            args.port,
+            args.symbols.split(","),
+            trade_rate=args.rate,
+        )
+    )
     return 0
 
 

@@ -28,7 +28,7 @@ feedgate demo: simulated Binance → gateway → Redis at {redis_url}
     .venv/bin/feedgate tail 'book:*' 'bbo:*' 'feedgate:status' --url {redis_url}
     redis-cli -p {port} psubscribe 'trades:*'          # if you have redis-cli
     redis-cli -p {port} get book:binance:BTC-USDT      # latest whole book (late joiners)
-  metrics: {metrics_url}     health: {metrics_url.replace('/metrics', '/healthz')}
+  metrics: {metrics_url}     health: {metrics_url.replace("/metrics", "/healthz")}
   Ctrl-C stops everything.
 """
 
@@ -79,15 +79,19 @@ async def run_demo(
     worker: Worker | None = None
     try:
         await sim.start()
-        settings = build_settings({
-            "metrics": {"port": 0},
-            "feeds": [{
-                "exchange": "binance",
-                "channels": ["trades", "book", "bbo"],
-                "symbols": symbols,
-                "options": {"ws_url": sim.ws_url, "rest_url": sim.rest_url},
-            }],
-        })
+        settings = build_settings(
+            {
+                "metrics": {"port": 0},
+                "feeds": [
+                    {
+                        "exchange": "binance",
+                        "channels": ["trades", "book", "bbo"],
+                        "symbols": symbols,
+                        "options": {"ws_url": sim.ws_url, "rest_url": sim.rest_url},
+                    }
+                ],
+            }
+        )
         worker = Worker(settings, redis_url=redis.url)
         await worker.start()
         metrics_url = f"http://{worker.health.host}:{worker.health.port}/metrics"

@@ -24,5 +24,5 @@ class FatalConnectionError(FeedgateError):
     """The venue closed with a reason that reconnecting cannot fix (e.g. an invalid API key)."""
 
 
-class SnapshotError(FeedgateError):
-    """A REST snapshot request failed (status, body or transport)."""
+class SnapshotFailed(FeedgateError):
+    """A REST request (snapshot, instrument list) failed after its retries."""

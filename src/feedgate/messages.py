@@ -40,7 +40,10 @@ def route(event: Event) -> Route:
 
 
 _TYPES: dict[type, str] = {
-    Trade: "trade", BookDelta: "book_delta", BookSnapshot: "book_snapshot", Bbo: "bbo",
+    Trade: "trade",
+    BookDelta: "book_delta",
+    BookSnapshot: "book_snapshot",
+    Bbo: "bbo",
     Status: "status",
 }
 
@@ -50,8 +53,11 @@ def header(event: Event) -> bytes:
     (``{"v":1,"type":…,"exchange":…,"symbol":…,"venue_symbol":…,``). The publisher caches it
     per channel, so the hot path encodes only what changes per message."""
     fixed = {
-        "v": SCHEMA_VERSION, "type": _TYPES[type(event)], "exchange": event.exchange,
-        "symbol": event.symbol, "venue_symbol": event.venue_symbol,
+        "v": SCHEMA_VERSION,
+        "type": _TYPES[type(event)],
+        "exchange": event.exchange,
+        "symbol": event.symbol,
+        "venue_symbol": event.venue_symbol,
     }
     return orjson.dumps(fixed)[:-1] + b","
 
@@ -60,30 +66,61 @@ def encode_body(event: Event, seq: int) -> bytes:
     """The per-message fields, closing the object opened by ``header``."""
     dumps = orjson.dumps
     if type(event) is Trade:
-        return dumps({
-            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "id": event.id,
-            "price": event.price, "size": event.size, "side": event.side,
-        })[1:]
+        return dumps(
+            {
+                "ts": event.ts,
+                "recv_ts": event.recv_ts,
+                "seq": seq,
+                "id": event.id,
+                "price": event.price,
+                "size": event.size,
+                "side": event.side,
+            }
+        )[1:]
     if type(event) is BookDelta:
-        return dumps({
-            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "bids": event.bids,
-            "asks": event.asks,
-        })[1:]
+        return dumps(
+            {
+                "ts": event.ts,
+                "recv_ts": event.recv_ts,
+                "seq": seq,
+                "bids": event.bids,
+                "asks": event.asks,
+            }
+        )[1:]
     if type(event) is Bbo:
-        return dumps({
-            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "bid_price": event.bid_price,
-            "bid_size": event.bid_size, "ask_price": event.ask_price, "ask_size": event.ask_size,
-        })[1:]
+        return dumps(
+            {
+                "ts": event.ts,
+                "recv_ts": event.recv_ts,
+                "seq": seq,
+                "bid_price": event.bid_price,
+                "bid_size": event.bid_size,
+                "ask_price": event.ask_price,
+                "ask_size": event.ask_size,
+            }
+        )[1:]
     if type(event) is BookSnapshot:
-        return dumps({
-            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "bids": event.bids,
-            "asks": event.asks, "depth": event.depth,
-        })[1:]
+        return dumps(
+            {
+                "ts": event.ts,
+                "recv_ts": event.recv_ts,
+                "seq": seq,
+                "bids": event.bids,
+                "asks": event.asks,
+                "depth": event.depth,
+            }
+        )[1:]
     assert type(event) is Status
-    return dumps({
-        "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "event": event.event,
-        "connection": event.connection, "reason": event.reason,
-    })[1:]
+    return dumps(
+        {
+            "ts": event.ts,
+            "recv_ts": event.recv_ts,
+            "seq": seq,
+            "event": event.event,
+            "connection": event.connection,
+            "reason": event.reason,
+        }
+    )[1:]
 
 
 def encode(event: Event, seq: int) -> bytes:

@@ -21,7 +21,20 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 LATENCY_BUCKETS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
 )
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -53,8 +66,11 @@ class FastHistogram:
     def quantile(self, q: float, since: list[int] | None = None) -> float | None:
         """Upper bucket bound holding the q-quantile; with ``since`` (an earlier ``counts``
         copy) only of what was observed after it. None when there is nothing to judge."""
-        counts = self.counts if since is None else [a - b for a, b in zip(self.counts, since,
-                                                                          strict=True)]
+        counts = (
+            self.counts
+            if since is None
+            else [a - b for a, b in zip(self.counts, since, strict=True)]
+        )
         total = sum(counts)
         if not total:
             return None
@@ -202,7 +218,8 @@ class FeedgateCollector(Collector):
             "feedgate_publish_queue_depth", "Messages waiting to be published", value=p.queue_depth
         )
         yield GaugeMetricFamily(
-            "feedgate_redis_up", "1 while the publisher is connected to Redis",
+            "feedgate_redis_up",
+            "1 while the publisher is connected to Redis",
             value=1.0 if p.redis_up else 0.0,
         )
         latency = HistogramMetricFamily(
@@ -211,7 +228,8 @@ class FeedgateCollector(Collector):
         latency.add_metric([], p.latency.buckets(), p.latency.sum)
         yield latency
         lag = HistogramMetricFamily(
-            "feedgate_lag_seconds", "Gateway receive time minus venue event time",
+            "feedgate_lag_seconds",
+            "Gateway receive time minus venue event time",
             labels=["exchange", "channel"],
         )
         for (exchange, channel), h in sorted(p.lag.items()):

@@ -11,8 +11,13 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-_COLORS = {"trade": "\033[36m", "book_snapshot": "\033[35m", "book_delta": "\033[34m",
-           "bbo": "\033[33m", "status": "\033[31m"}
+_COLORS = {
+    "trade": "\033[36m",
+    "book_snapshot": "\033[35m",
+    "book_delta": "\033[34m",
+    "bbo": "\033[33m",
+    "status": "\033[31m",
+}
 _RESET = "\033[0m"
 
 
@@ -21,8 +26,10 @@ def format_message(channel: str, message: dict[str, Any], color: bool) -> str:
     if kind == "trade":
         body = f"{message['side']:>4} {message['size']} @ {message['price']}  id={message['id']}"
     elif kind == "bbo":
-        body = (f"{message['bid_size']} @ {message['bid_price']}  |  "
-                f"{message['ask_price']} x {message['ask_size']}")
+        body = (
+            f"{message['bid_size']} @ {message['bid_price']}  |  "
+            f"{message['ask_price']} x {message['ask_size']}"
+        )
     elif kind in ("book_snapshot", "book_delta"):
         bids, asks = message.get("bids", []), message.get("asks", [])
         best = f" best {bids[0][0]} / {asks[0][0]}" if bids and asks else ""
@@ -35,8 +42,9 @@ def format_message(channel: str, message: dict[str, Any], color: bool) -> str:
     return f"{_COLORS.get(kind, '')}{line}{_RESET}" if color else line
 
 
-async def tail(url: str, patterns: list[str], *, as_json: bool = False,
-               limit: int | None = None) -> None:
+async def tail(
+    url: str, patterns: list[str], *, as_json: bool = False, limit: int | None = None
+) -> None:
     client = aioredis.Redis.from_url(url)
     pubsub = client.pubsub()
     await pubsub.psubscribe(*patterns)

@@ -133,22 +133,32 @@ def gateway_settings(
     server: SimServer[Any, Any], symbols: list[str], venue: str = "binance", **feed: Any
 ) -> Any:
     options = {"ws_url": server.ws_url, "rest_url": server.rest_url, **feed.pop("options", {})}
-    return build_settings({
-        "metrics": {"port": 0},
-        "feeds": [{
-            "exchange": venue,
-            "channels": feed.pop("channels", ["trades", "book", "bbo"]),
-            "symbols": symbols,
-            "options": options,
-            **feed,
-        }],
-    })
+    return build_settings(
+        {
+            "metrics": {"port": 0},
+            "feeds": [
+                {
+                    "exchange": venue,
+                    "channels": feed.pop("channels", ["trades", "book", "bbo"]),
+                    "symbols": symbols,
+                    "options": options,
+                    **feed,
+                }
+            ],
+        }
+    )
 
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    redis_url: str, symbols: list[str], *, venue: str = "binance", trade_rate: float = 50.0,
-    sim_options: dict[str, Any] | None = None, venue_lists: list[str] | None = None, **feed: Any,
+    redis_url: str,
+    symbols: list[str],
+    *,
+    venue: str = "binance",
+    trade_rate: float = 50.0,
+    sim_options: dict[str, Any] | None = None,
+    venue_lists: list[str] | None = None,
+    **feed: Any,
 ) -> AsyncIterator[Stack]:
     """``venue_lists``: the symbols the simulated venue has (default: the ones asked for)."""
     module = importlib.import_module(f"feedgate.venues.{venue}.sim")
@@ -174,10 +184,14 @@ async def running_stack(
 async def books_settled(stack: Stack, symbols: list[str], timeout: float = 10.0) -> None:
     """Wait until every book is synced, freeze the venue, and wait until every followed book
     equals the simulator's true book (then re-raise anything the subscriber tripped over)."""
-    await wait_for(lambda: all(stack.subscriber.books[s].valid for s in symbols), timeout,
-                   "every book synced")
+    await wait_for(
+        lambda: all(stack.subscriber.books[s].valid for s in symbols), timeout, "every book synced"
+    )
     stack.server.silence(None)
     for symbol in symbols:
-        await wait_for(lambda s=symbol: book_matches(stack.subscriber, stack.sim, s), timeout,
-                       f"{symbol} book equal to the simulator's")
+        await wait_for(
+            lambda s=symbol: book_matches(stack.subscriber, stack.sim, s),
+            timeout,
+            f"{symbol} book equal to the simulator's",
+        )
     stack.subscriber.check()

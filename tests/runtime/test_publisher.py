@@ -18,13 +18,23 @@ from tests.conftest import wait_for
 
 
 def trade(n: int, symbol: str = "BTC-USDT") -> Trade:
-    return Trade("binance", symbol, symbol.replace("-", ""), 1_700_000_000_000_000 + n,
-                 1_700_000_000_000_500 + n, str(n), "100.5", "0.25", Side.BUY)
+    return Trade(
+        "binance",
+        symbol,
+        symbol.replace("-", ""),
+        1_700_000_000_000_000 + n,
+        1_700_000_000_000_500 + n,
+        str(n),
+        "100.5",
+        "0.25",
+        Side.BUY,
+    )
 
 
 def snapshot(checkpoint: bool = False, price: str = "100.0") -> BookSnapshot:
-    return BookSnapshot("binance", "BTC-USDT", "BTCUSDT", 5, 6, ((price, "1"),), (("101.0", "2"),),
-                        None, checkpoint)
+    return BookSnapshot(
+        "binance", "BTC-USDT", "BTCUSDT", 5, 6, ((price, "1"),), (("101.0", "2"),), None, checkpoint
+    )
 
 
 @contextlib.asynccontextmanager
@@ -55,7 +65,13 @@ async def collect(pubsub: aioredis.client.PubSub, n: int, timeout: float = 5.0) 
 def test_redis_url_parsing() -> None:
     t = RedisTarget.from_url("rediss://user:p%40ss@example:6380/3")
     assert (t.host, t.port, t.db, t.username, t.password, t.tls) == (
-        "example", 6380, 3, "user", "p@ss", True)
+        "example",
+        6380,
+        3,
+        "user",
+        "p@ss",
+        True,
+    )
     with pytest.raises(ValueError, match="redis://"):
         RedisTarget.from_url("http://x")
 
@@ -81,9 +97,18 @@ async def test_messages_arrive_in_order_with_per_channel_seq(
     assert [m["seq"] for m in btc] == list(range(1, 1001))
     assert [m["id"] for m in btc] == [str(n) for n in range(1, 1001)]
     assert btc[0] == {
-        "channel": "trades:binance:BTC-USDT", "v": 1, "type": "trade", "exchange": "binance",
-        "symbol": "BTC-USDT", "venue_symbol": "BTCUSDT", "ts": 1_700_000_000_000_001,
-        "recv_ts": 1_700_000_000_000_501, "seq": 1, "id": "1", "price": "100.5", "size": "0.25",
+        "channel": "trades:binance:BTC-USDT",
+        "v": 1,
+        "type": "trade",
+        "exchange": "binance",
+        "symbol": "BTC-USDT",
+        "venue_symbol": "BTCUSDT",
+        "ts": 1_700_000_000_000_001,
+        "recv_ts": 1_700_000_000_000_501,
+        "seq": 1,
+        "id": "1",
+        "price": "100.5",
+        "size": "0.25",
         "side": "buy",
     }
     eth = [m for m in got if m["channel"] == "trades:binance:ETH-USDT"]
@@ -166,8 +191,9 @@ async def test_book_reset_deletes_the_book_key(
         await publisher.wait_connected(5)
         publisher.submit(snapshot())
         await wait_for(lambda: redis_client.exists("book:binance:BTC-USDT"), what="key set")
-        publisher.submit(Status("binance", StatusEvent.BOOK_RESET, "binance-00", "gap", 9,
-                                "BTC-USDT", "BTCUSDT"))
+        publisher.submit(
+            Status("binance", StatusEvent.BOOK_RESET, "binance-00", "gap", 9, "BTC-USDT", "BTCUSDT")
+        )
 
         async def gone() -> bool:
             return not await redis_client.exists("book:binance:BTC-USDT")

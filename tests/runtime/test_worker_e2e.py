@@ -22,11 +22,13 @@ def trades_of(stack: Stack, symbol: str) -> list[dict]:
     return stack.subscriber.messages[f"trades:binance:{symbol}"]
 
 
-async def test_trades_books_and_bbo_flow_exactly(redis_server: EmbeddedRedis,
-                                                 redis_client: aioredis.Redis) -> None:
+async def test_trades_books_and_bbo_flow_exactly(
+    redis_server: EmbeddedRedis, redis_client: aioredis.Redis
+) -> None:
     async with running_stack(redis_server.url, SYMBOLS) as stack:
-        await wait_for(lambda: all(len(trades_of(stack, s)) >= 20 for s in SYMBOLS), 10,
-                       "20 trades per symbol")
+        await wait_for(
+            lambda: all(len(trades_of(stack, s)) >= 20 for s in SYMBOLS), 10, "20 trades per symbol"
+        )
         await books_settled(stack, SYMBOLS)
         for symbol in SYMBOLS:
             trades = trades_of(stack, symbol)
@@ -40,6 +42,7 @@ async def test_trades_books_and_bbo_flow_exactly(redis_server: EmbeddedRedis,
             bbo = stack.subscriber.messages[f"bbo:binance:{symbol}"][-1]
             _, bids, asks = stack.sim.true_book(symbol.replace("-", ""))
             assert (bbo["bid_price"], bbo["ask_price"]) == (bids[0][0], asks[0][0])
+
             # the late-joiner key catches up with the book within a checkpoint interval
             async def key_current(s: str = symbol) -> bool:
                 raw = await redis_client.get(f"book:binance:{s}")
@@ -48,18 +51,22 @@ async def test_trades_books_and_bbo_flow_exactly(redis_server: EmbeddedRedis,
                 key = orjson.loads(raw)
                 _, b, a = stack.sim.true_book(s.replace("-", ""))
                 return normalized(key["bids"]) == normalized(b) and normalized(
-                    key["asks"]) == normalized(a)
+                    key["asks"]
+                ) == normalized(a)
 
             await wait_for(key_current, 5, f"{symbol} key equal to the true book")
         assert stack.subscriber.statuses("book_reset") == []
         assert [s["event"] for s in stack.subscriber.statuses()][:2] == ["connected", "subscribed"]
 
 
-@pytest.mark.parametrize(("fault", "reason"), [
-    ("server_shutdown", "server_shutdown"),
-    ("close_4000", "venue_code_4000"),
-    ("drop", "connection_lost"),
-])
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("server_shutdown", "server_shutdown"),
+        ("close_4000", "venue_code_4000"),
+        ("drop", "connection_lost"),
+    ],
+)
 async def test_venue_disconnects_reconnect_and_resync(
     redis_server: EmbeddedRedis, fault: str, reason: str
 ) -> None:
@@ -125,20 +132,37 @@ async def test_metrics_and_health_endpoints(redis_server: EmbeddedRedis) -> None
                 assert response.status == 200
                 health = await response.json()
         assert health["healthy"] is True and health["connections"] == {"binance-00": "subscribed"}
-        for name in ("feedgate_messages_total{channel=\"trades\",exchange=\"binance\"}",
-                     "feedgate_frames_total{exchange=\"binance\"}",
-                     "feedgate_connection_up{connection=\"binance-00\",exchange=\"binance\"} 1.0",
-                     "feedgate_publish_latency_seconds_bucket",
-                     "feedgate_lag_seconds_bucket{channel=\"trades\"",
-                     "feedgate_last_message_timestamp_seconds{connection=\"binance-00\""):
+        for name in (
+            'feedgate_messages_total{channel="trades",exchange="binance"}',
+            'feedgate_frames_total{exchange="binance"}',
+            'feedgate_connection_up{connection="binance-00",exchange="binance"} 1.0',
+            "feedgate_publish_latency_seconds_bucket",
+            'feedgate_lag_seconds_bucket{channel="trades"',
+            'feedgate_last_message_timestamp_seconds{connection="binance-00"',
+        ):
             assert name in text, f"{name} missing from /metrics"
 
 
 async def test_unknown_symbol_is_rejected_and_the_rest_flows(redis_server: EmbeddedRedis) -> None:
-    async with running_stack(redis_server.url, ["BTC-USDT", "NOPE-USDT"],
-                             venue_lists=["BTC-USDT"]) as stack:
+    async with running_stack(
+        redis_server.url, ["BTC-USDT", "NOPE-USDT"], venue_lists=["BTC-USDT"]
+    ) as stack:
         await wait_for(lambda: stack.subscriber.statuses("rejected"), 5, "a rejected status")
         await wait_for(lambda: trades_of(stack, "BTC-USDT"), 5, "BTC trades")
         rejected = stack.subscriber.statuses("rejected")
         assert [r["symbol"] for r in rejected] == ["NOPE-USDT"]
         assert "trades:binance:NOPE-USDT" not in stack.subscriber.messages
+
+
+async def test_subscribe_messages_are_paced_under_the_venue_limit(
+    redis_server: EmbeddedRedis,
+) -> None:
+    """Binance disconnects a client that sends more than 5 messages a second (§1.9); the
+    simulator enforces that. 10 symbols in SUBSCRIBE batches of 2 streams make 10 messages."""
+    symbols = [f"S{i:02d}-USDT" for i in range(10)]
+    async with running_stack(redis_server.url, symbols, options={"subscribe_batch": 2}) as stack:
+        stats = stack.worker.stats.connections[0]
+        await wait_for(lambda: stats.up, 10, "every SUBSCRIBE acknowledged")
+        assert stack.server.stats.client_messages >= 10
+        assert stack.server.stats.rate_limit_violations == 0
+        assert sum(stats.reconnects.values()) == 0

@@ -24,8 +24,9 @@ async def test_subscribes_and_delivers_trades_and_books(
     redis_server: EmbeddedRedis, venue: str
 ) -> None:
     async with running_stack(redis_server.url, SYMBOLS, venue=venue) as stack:
-        await wait_for(lambda: all(len(trades(stack, s)) >= 10 for s in SYMBOLS), 10,
-                       "10 trades per symbol")
+        await wait_for(
+            lambda: all(len(trades(stack, s)) >= 10 for s in SYMBOLS), 10, "10 trades per symbol"
+        )
         await books_settled(stack, SYMBOLS)
         events = [m["event"] for m in stack.subscriber.statuses()]
         assert events[:2] == ["connected", "subscribed"]
@@ -68,17 +69,22 @@ async def test_gap_resets_that_book_only_and_resyncs(
 
 @pytest.mark.parametrize("venue", VENUES)
 async def test_silence_is_stale_then_reconnects(redis_server: EmbeddedRedis, venue: str) -> None:
-    staleness = {"transport_idle_s": 1.0, "book_idle_s": 0.5, "trades_idle_s": 0.5,
-                 "bbo_idle_s": 0.5, "reconnect_after": 2.0}
-    async with running_stack(redis_server.url, SYMBOLS, venue=venue,
-                             staleness=staleness) as stack:
+    staleness = {
+        "transport_idle_s": 1.0,
+        "book_idle_s": 0.5,
+        "trades_idle_s": 0.5,
+        "bbo_idle_s": 0.5,
+        "reconnect_after": 2.0,
+    }
+    async with running_stack(redis_server.url, SYMBOLS, venue=venue, staleness=staleness) as stack:
         await wait_for(lambda: trades(stack, "BTC-USDT"), 5, "first trade")
         stack.server.silence(3.0)
         await wait_for(lambda: stack.subscriber.statuses("stale"), 5, "a stale status")
         await wait_for(lambda: stack.subscriber.statuses("disconnected"), 5, "a reconnect")
         seen = len(trades(stack, "BTC-USDT"))
-        await wait_for(lambda: len(trades(stack, "BTC-USDT")) > seen + 5, 10,
-                       "trades after the silence")
+        await wait_for(
+            lambda: len(trades(stack, "BTC-USDT")) > seen + 5, 10, "trades after the silence"
+        )
         reconnects = stack.worker.stats.connections[0].reconnects
         assert reconnects["data_idle"] + reconnects["transport_idle"] >= 1
 
@@ -106,8 +112,9 @@ async def test_reconnect_resubscribes_and_resyncs(redis_server: EmbeddedRedis, v
         stack.server.drop_connections()
         stats = stack.worker.stats.connections[0]
         await wait_for(lambda: sum(stats.reconnects.values()) >= 1, 10, "a reconnect")
-        await wait_for(lambda: len(stack.subscriber.statuses("subscribed")) >= 2, 10,
-                       "subscribed again")
+        await wait_for(
+            lambda: len(stack.subscriber.statuses("subscribed")) >= 2, 10, "subscribed again"
+        )
         resets = stack.subscriber.statuses("book_reset")
         assert sorted(r["symbol"] for r in resets) == SYMBOLS
         assert {r["reason"] for r in resets} == {"reconnect"}

@@ -220,8 +220,12 @@ class ConnectionRunner:
             elif type(action) is CountParseError:
                 self.stats.parse_errors += 1
                 if self.stats.parse_errors <= 10 or self.stats.parse_errors % 1000 == 0:
-                    log.warning("%s: parse error #%d: %s", self.connection_id,
-                                self.stats.parse_errors, action.detail)
+                    log.warning(
+                        "%s: parse error #%d: %s",
+                        self.connection_id,
+                        self.stats.parse_errors,
+                        action.detail,
+                    )
             elif type(action) is Resync:
                 self.stats.resyncs[action.reason] += 1
             elif type(action) is Subscribed:

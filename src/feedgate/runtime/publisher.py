@@ -110,9 +110,7 @@ class Publisher:
 
     def submit(self, event: Event) -> None:
         """Queue one event for publishing. Never blocks, never raises for a full queue."""
-        cached = self._channels.get(
-            (type(event), event.exchange, event.symbol, event.venue_symbol)
-        )
+        cached = self._channels.get((type(event), event.exchange, event.symbol, event.venue_symbol))
         if cached is None:
             cached = self._new_channel(event)
         channel, head = cached
@@ -191,8 +189,9 @@ class Publisher:
             try:
                 reader, writer = await self._connect()
             except (TimeoutError, OSError, ConnectionError, RedisReplyError) as exc:
-                log.warning("redis connect to %s:%s failed: %s", self.target.host,
-                            self.target.port, exc)
+                log.warning(
+                    "redis connect to %s:%s failed: %s", self.target.host, self.target.port, exc
+                )
                 self.stats.publish_errors += 1
                 continue
             loop = asyncio.get_running_loop()

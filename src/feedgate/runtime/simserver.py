@@ -60,11 +60,20 @@ class SimServer(Generic[S, E]):
     """
 
     def __init__(
-        self, sim: VenueSimulator[S, E], *, host: str = "127.0.0.1", port: int = 0,
-        trade_rate: float | None, depth_interval_ms: float = 100.0, seed: int = 0,
-        ping_interval_s: float = 20.0, pong_timeout_s: float = 60.0,
-        max_client_msgs_per_s: int = 5, batch_frames: int = 256,
-        write_limit: int = 256 * 1024, max_write_buffer: int = 64 * 1024 * 1024,
+        self,
+        sim: VenueSimulator[S, E],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        trade_rate: float | None,
+        depth_interval_ms: float = 100.0,
+        seed: int = 0,
+        ping_interval_s: float = 20.0,
+        pong_timeout_s: float = 60.0,
+        max_client_msgs_per_s: int = 5,
+        batch_frames: int = 256,
+        write_limit: int = 256 * 1024,
+        max_write_buffer: int = 64 * 1024 * 1024,
         close_timeout_s: float = 2.0,
     ) -> None:
         self.sim = sim
@@ -80,8 +89,7 @@ class SimServer(Generic[S, E]):
         self._server: Server | None = None
         # session parsed in process_request, picked up by the handler (weak: a failed handshake
         # must not leak it)
-        self._pending: weakref.WeakKeyDictionary[ServerConnection, S] = (
-            weakref.WeakKeyDictionary())
+        self._pending: weakref.WeakKeyDictionary[ServerConnection, S] = weakref.WeakKeyDictionary()
         self._clients: dict[ServerConnection, _Client[S]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._next_id = 0
@@ -117,9 +125,16 @@ class SimServer(Generic[S, E]):
                     server_ref._on_client_frame(self)
 
         self._server = await serve(
-            self._handle, self.host, self._port, process_request=self._process_request,
-            create_connection=_Connection, compression=None, ping_interval=None,
-            ping_timeout=None, close_timeout=self.close_timeout_s, write_limit=self.write_limit,
+            self._handle,
+            self.host,
+            self._port,
+            process_request=self._process_request,
+            create_connection=_Connection,
+            compression=None,
+            ping_interval=None,
+            ping_timeout=None,
+            close_timeout=self.close_timeout_s,
+            write_limit=self.write_limit,
             max_queue=64,
         )
         self._port = self._server.sockets[0].getsockname()[1]
@@ -357,7 +372,7 @@ class SimServer(Generic[S, E]):
                 for i in range(0, len(symbols), 16):
                     if not self._unsilenced.is_set():
                         break
-                    self._broadcast(self.sim.tick_events(now_us(), symbols[i:i + 16]))
+                    self._broadcast(self.sim.tick_events(now_us(), symbols[i : i + 16]))
                     await asyncio.sleep(0)
 
     async def _trade_loop(self) -> None:
@@ -393,14 +408,26 @@ class SimServer(Generic[S, E]):
 
 
 def _response(status: int, body: bytes, content_type: str) -> Response:
-    headers = Headers([("Connection", "close"), ("Content-Length", str(len(body))),
-                       ("Content-Type", content_type)])
+    headers = Headers(
+        [
+            ("Connection", "close"),
+            ("Content-Length", str(len(body))),
+            ("Content-Type", content_type),
+        ]
+    )
     return Response(status, HTTPStatus(status).phrase, headers, body)
 
 
 async def run_simulator(
-    venue: str, host: str, port: int, symbols: list[str], trade_rate: float | None, *,
-    depth_interval_ms: float = 100.0, seed: int = 0, ping_interval_s: float = 20.0,
+    venue: str,
+    host: str,
+    port: int,
+    symbols: list[str],
+    trade_rate: float | None,
+    *,
+    depth_interval_ms: float = 100.0,
+    seed: int = 0,
+    ping_interval_s: float = 20.0,
     pong_timeout_s: float = 60.0,
 ) -> None:
     """Serve ``venue``'s simulator until cancelled (the CLI's ``feedgate simulate``).
@@ -411,13 +438,22 @@ async def run_simulator(
     module = importlib.import_module(f"feedgate.venues.{venue}.sim")
     sim = cast("VenueSimulator[Any, Any]", module.make_simulator(symbols, seed=seed))
     server: SimServer[Any, Any] = SimServer(
-        sim, host=host, port=port, trade_rate=trade_rate, depth_interval_ms=depth_interval_ms,
-        seed=seed, ping_interval_s=ping_interval_s, pong_timeout_s=pong_timeout_s,
+        sim,
+        host=host,
+        port=port,
+        trade_rate=trade_rate,
+        depth_interval_ms=depth_interval_ms,
+        seed=seed,
+        ping_interval_s=ping_interval_s,
+        pong_timeout_s=pong_timeout_s,
     )
     await server.start()
     rate = "saturation" if server.saturating else f"{server.trade_rate:g}/s per symbol"
-    print(f"{venue} simulator: ws={server.ws_url} rest={server.rest_url} "
-          f"symbols={','.join(sim.symbols)} trades={rate}", flush=True)
+    print(
+        f"{venue} simulator: ws={server.ws_url} rest={server.rest_url} "
+        f"symbols={','.join(sim.symbols)} trades={rate}",
+        flush=True,
+    )
     try:
         await asyncio.Event().wait()
     finally:

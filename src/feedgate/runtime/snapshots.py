@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import aiohttp
 
+from feedgate.errors import SnapshotFailed
 from feedgate.protocol.backoff import Backoff
 from feedgate.protocol.ratelimit import SlidingWindow
 
@@ -110,7 +111,3 @@ class SnapshotFetcher:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
-
-
-class SnapshotFailed(Exception):
-    pass

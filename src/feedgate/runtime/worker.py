@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from feedgate.clock import now_us
-from feedgate.errors import FatalConnectionError
+from feedgate.errors import FatalConnectionError, SnapshotFailed
 from feedgate.events import Status, StatusEvent
 from feedgate.metrics import ConnectionStats, WorkerStats, make_registry
 from feedgate.protocol.backoff import Backoff
@@ -20,7 +20,7 @@ from feedgate.protocol.ratelimit import SlidingWindow
 from feedgate.runtime.connection import ConnectionRunner
 from feedgate.runtime.health import HealthServer
 from feedgate.runtime.publisher import Publisher
-from feedgate.runtime.snapshots import SnapshotFailed, SnapshotFetcher
+from feedgate.runtime.snapshots import SnapshotFetcher
 from feedgate.runtime.transport import Transport, TransportOptions, open_websocket
 from feedgate.settings import FeedSettings, Settings
 from feedgate.venues import get_venue
@@ -49,8 +49,11 @@ def heartbeat_policy(feed: FeedSettings) -> HeartbeatPolicy:
     )
 
 
-def _send_limiter(per_second: int) -> Callable[[], SlidingWindow]:
-    return lambda: SlidingWindow(per_second, 1.0)
+def _send_limiter(per_second: float) -> Callable[[], SlidingWindow]:
+    """Evenly spaced sends, one per ``1/per_second`` s. A window of N per second would allow a
+    burst of N at the end of one window and N more at the start of the next, which the venue,
+    counting arrivals with network jitter, sees as 2N in a second and disconnects for."""
+    return lambda: SlidingWindow(1, 1.0 / per_second)
 
 
 @dataclass
@@ -79,7 +82,9 @@ class Worker:
         self.registry = make_registry(self.stats)
         port = self.settings.metrics.port
         self.health = HealthServer(
-            self.stats, self.registry, self.settings.metrics.host,
+            self.stats,
+            self.registry,
+            self.settings.metrics.host,
             port + self.worker_index if port else 0,
         )
         self._venues: dict[str, _VenueRuntime] = {}
@@ -92,8 +97,12 @@ class Worker:
             await self._start_feed(feed)
         if self.serve_metrics:
             await self.health.start()
-            log.info("worker %d metrics on http://%s:%d/metrics", self.worker_index,
-                     self.health.host, self.health.port)
+            log.info(
+                "worker %d metrics on http://%s:%d/metrics",
+                self.worker_index,
+                self.health.host,
+                self.health.port,
+            )
 
     def _venue(self, exchange: str) -> _VenueRuntime:
         runtime = self._venues.get(exchange)
@@ -102,8 +111,9 @@ class Worker:
             limits = spec.limits
             runtime = _VenueRuntime(
                 spec,
-                SnapshotFetcher(limits.rest_weight_per_minute or 1200,
-                                outcomes=self.stats.snapshot_requests),
+                SnapshotFetcher(
+                    limits.rest_weight_per_minute or 1200, outcomes=self.stats.snapshot_requests
+                ),
                 SlidingWindow(limits.connects_per_window, limits.connect_window_s),
             )
             self._venues[exchange] = runtime
@@ -120,8 +130,9 @@ class Worker:
             body = await venue.fetcher.get(venue.spec.instruments_url(options))
             listed = venue.spec.parse_instruments(body)
         except (SnapshotFailed, ValueError, KeyError, TypeError) as exc:
-            log.error("%s: instrument list unavailable (%s); using symbols unchecked",
-                      feed.exchange, exc)
+            log.error(
+                "%s: instrument list unavailable (%s); using symbols unchecked", feed.exchange, exc
+            )
             return {**{s: s.replace("-", "") for s in wanted}, **pinned}
         mapping = dict(pinned)
         for symbol in wanted:
@@ -129,10 +140,16 @@ class Worker:
                 mapping[symbol] = listed[symbol]
                 continue
             log.error("%s: %s is not a tradable instrument: rejected", feed.exchange, symbol)
-            self.publisher.submit(Status(
-                feed.exchange, StatusEvent.REJECTED, f"{feed.exchange}-instruments",
-                "not in the venue's instrument list", now_us(), symbol,
-            ))
+            self.publisher.submit(
+                Status(
+                    feed.exchange,
+                    StatusEvent.REJECTED,
+                    f"{feed.exchange}-instruments",
+                    "not in the venue's instrument list",
+                    now_us(),
+                    symbol,
+                )
+            )
         return mapping
 
     async def _start_feed(self, feed: FeedSettings) -> None:
@@ -144,7 +161,7 @@ class Worker:
         if not topics:
             return
         per_connection = spec.topics_per_connection(options)
-        send_rate = max(int(spec.limits.messages_per_second), 1)
+        send_rate = spec.limits.messages_per_second
         for plan in plan_connections(feed.exchange, topics, per_connection):
             plan.connection_id = f"{feed.exchange}-{venue.next_connection:02d}"
             venue.next_connection += 1

@@ -35,8 +35,10 @@ def apply(book: dict[str, dict[str, str]], bids: list[list[str]], asks: list[lis
 
 def from_snapshot(body: bytes) -> tuple[int, dict[str, dict[str, str]]]:
     snap = orjson.loads(body)
-    return snap["lastUpdateId"], {"b": dict(map(tuple, snap["bids"])),
-                                  "a": dict(map(tuple, snap["asks"]))}
+    return snap["lastUpdateId"], {
+        "b": dict(map(tuple, snap["bids"])),
+        "a": dict(map(tuple, snap["asks"])),
+    }
 
 
 def ordered(book: dict[str, dict[str, str]]) -> tuple[list[list[str]], list[list[str]]]:
@@ -212,27 +214,42 @@ def test_control_frames_acks_and_errors() -> None:
         (reply,) = sim.on_client_text(s, text)
         return orjson.loads(reply)
 
-    assert ask({"method": "SUBSCRIBE", "params": ["btcusdt@trade", "ethusdt@depth@100ms"],
-                "id": 1}) == {"result": None, "id": 1}
+    assert ask(
+        {"method": "SUBSCRIBE", "params": ["btcusdt@trade", "ethusdt@depth@100ms"], "id": 1}
+    ) == {"result": None, "id": 1}
     assert ask({"method": "UNSUBSCRIBE", "params": ["ethusdt@depth@100ms"], "id": "a1"}) == {
-        "result": None, "id": "a1"}
+        "result": None,
+        "id": "a1",
+    }
     assert ask({"method": "LIST_SUBSCRIPTIONS", "id": 3}) == {"result": ["btcusdt@trade"], "id": 3}
     assert ask({"method": "SUBSCRIBE", "params": ["xyzusdt@trade"], "id": None}) == {
-        "result": None, "id": None}  # unknown symbols are accepted silently ...
+        "result": None,
+        "id": None,
+    }  # unknown symbols are accepted silently ...
     assert s.unknown == ["xyzusdt@trade"] and sim.unknown_streams == ["xyzusdt@trade"]  # ... noted
     assert ask("{not json")["code"] == 3
     assert ask({"method": "FROB", "id": 4}) == {
-        "code": 2, "msg": "Invalid request: unknown method 'FROB'", "id": 4}
+        "code": 2,
+        "msg": "Invalid request: unknown method 'FROB'",
+        "id": 4,
+    }
     assert ask({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 1.5})["code"] == 2
     assert ask({"method": "SUBSCRIBE", "params": [], "id": "x" * 37})["code"] == 2
     assert ask({"params": [], "id": 6})["code"] == 2
     assert ask({"method": "SUBSCRIBE", "params": "btcusdt@trade", "id": 7})["code"] == 2
     assert ask({"method": "SET_PROPERTY", "params": ["combined", False], "id": 8}) == {
-        "result": None, "id": 8}
+        "result": None,
+        "id": 8,
+    }
     assert ask({"method": "GET_PROPERTY", "params": ["combined"], "id": 9}) == {
-        "result": False, "id": 9}
+        "result": False,
+        "id": 9,
+    }
     assert ask({"method": "SET_PROPERTY", "params": ["colour", 1], "id": 10}) == {
-        "code": 0, "msg": "Unknown property", "id": 10}
+        "code": 0,
+        "msg": "Unknown property",
+        "id": 10,
+    }
     assert ask({"method": "SET_PROPERTY", "params": ["combined", 1], "id": 11})["code"] == 1
 
 
@@ -253,7 +270,9 @@ def test_rest_routes() -> None:
     status, body = sim.http_get("/api/v3/depth?symbol=BTCUSDT&limit=5") or (0, b"")
     assert status == 200 and len(orjson.loads(body)["bids"]) == 5
     assert sim.http_get("/api/v3/depth?symbol=NOPE") == (
-        400, b'{"code":-1121,"msg":"Invalid symbol."}')
+        400,
+        b'{"code":-1121,"msg":"Invalid symbol."}',
+    )
     status, body = sim.http_get("/api/v3/exchangeInfo") or (0, b"")
     assert status == 200
     assert parse_exchange_info(body) == {s: s.replace("-", "") for s in SYMBOLS}

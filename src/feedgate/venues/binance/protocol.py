@@ -249,7 +249,12 @@ class BinanceProtocol(VenueProtocol):
                 self._books.pop(route.venue_symbol, None)
         for symbol, venue_symbol in sorted(rejected.items()):
             status = Status(
-                EXCHANGE, StatusEvent.REJECTED, self.connection, reason, recv_ts, symbol,
+                EXCHANGE,
+                StatusEvent.REJECTED,
+                self.connection,
+                reason,
+                recv_ts,
+                symbol,
                 venue_symbol,
             )
             actions.append(Emit(status))
@@ -310,15 +315,36 @@ class BinanceProtocol(VenueProtocol):
         """Turn a BookSync outcome into actions: reset status, snapshot request, publications."""
         if outcome.reset_reason is not None:
             out.append(Resync(book.symbol, outcome.reset_reason))
-            out.append(Emit(Status(
-                EXCHANGE, StatusEvent.BOOK_RESET, self.connection, outcome.reset_reason, now,
-                book.symbol, book.venue_symbol,
-            )))
+            out.append(
+                Emit(
+                    Status(
+                        EXCHANGE,
+                        StatusEvent.BOOK_RESET,
+                        self.connection,
+                        outcome.reset_reason,
+                        now,
+                        book.symbol,
+                        book.venue_symbol,
+                    )
+                )
+            )
             if book.publish_bbo and book.bbo != (None, None):
                 # tell bbo-only subscribers too: there is no valid best price until the resync
-                out.append(Emit(Bbo(
-                    EXCHANGE, book.symbol, book.venue_symbol, None, now, None, None, None, None,
-                )))
+                out.append(
+                    Emit(
+                        Bbo(
+                            EXCHANGE,
+                            book.symbol,
+                            book.venue_symbol,
+                            None,
+                            now,
+                            None,
+                            None,
+                            None,
+                            None,
+                        )
+                    )
+                )
             book.bbo = (None, None)
         if outcome.request_snapshot:
             limit = self.options.snapshot_limit
@@ -331,25 +357,50 @@ class BinanceProtocol(VenueProtocol):
             if book.publish_book:
                 out.append(Emit(self._snapshot(book, now, checkpoint=False)))
             book.last_checkpoint_us = now
-            out.append(Emit(Status(
-                EXCHANGE, StatusEvent.BOOK_SYNCED, self.connection, "", now, book.symbol,
-                book.venue_symbol,
-            )))
+            out.append(
+                Emit(
+                    Status(
+                        EXCHANGE,
+                        StatusEvent.BOOK_SYNCED,
+                        self.connection,
+                        "",
+                        now,
+                        book.symbol,
+                        book.venue_symbol,
+                    )
+                )
+            )
             self._bbo(book, book.sync.last_ts, now, out)
         delta = outcome.delta
         if delta is not None:
             if book.publish_book:
-                out.append(Emit(BookDelta(
-                    EXCHANGE, book.symbol, book.venue_symbol, delta.ts, delta.recv_ts, delta.bids,
-                    delta.asks,
-                )))
+                out.append(
+                    Emit(
+                        BookDelta(
+                            EXCHANGE,
+                            book.symbol,
+                            book.venue_symbol,
+                            delta.ts,
+                            delta.recv_ts,
+                            delta.bids,
+                            delta.asks,
+                        )
+                    )
+                )
             self._bbo(book, delta.ts, delta.recv_ts, out)
 
     def _snapshot(self, book: _SymbolBook, now: int, checkpoint: bool) -> BookSnapshot:
         levels = book.sync.book
         return BookSnapshot(
-            EXCHANGE, book.symbol, book.venue_symbol, book.sync.last_ts, now,
-            levels.bids.top(), levels.asks.top(), None, checkpoint,
+            EXCHANGE,
+            book.symbol,
+            book.venue_symbol,
+            book.sync.last_ts,
+            now,
+            levels.bids.top(),
+            levels.asks.top(),
+            None,
+            checkpoint,
         )
 
     def _bbo(self, book: _SymbolBook, ts: int | None, recv_ts: int, out: list[Action]) -> None:
@@ -359,8 +410,18 @@ class BinanceProtocol(VenueProtocol):
         if (bid, ask) == book.bbo:
             return
         book.bbo = (bid, ask)
-        out.append(Emit(Bbo(
-            EXCHANGE, book.symbol, book.venue_symbol, ts, recv_ts,
-            bid[0] if bid else None, bid[1] if bid else None,
-            ask[0] if ask else None, ask[1] if ask else None,
-        )))
+        out.append(
+            Emit(
+                Bbo(
+                    EXCHANGE,
+                    book.symbol,
+                    book.venue_symbol,
+                    ts,
+                    recv_ts,
+                    bid[0] if bid else None,
+                    bid[1] if bid else None,
+                    ask[0] if ask else None,
+                    ask[1] if ask else None,
+                )
+            )
+        )

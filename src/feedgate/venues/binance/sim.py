@@ -82,14 +82,24 @@ class BinanceSim:
     venue = "binance"
 
     def __init__(
-        self, symbols: list[tuple[str, str, str]], *, seed: int = 0, levels: int = 300,
+        self,
+        symbols: list[tuple[str, str, str]],
+        *,
+        seed: int = 0,
+        levels: int = 300,
         changes_per_update: int = 4,
     ) -> None:
         self._rng = random.Random(seed)
         self._symbols = list(symbols)
         self.markets = {
-            s: SymbolMarket(s, b, q, random.Random(self._rng.getrandbits(64)), levels=levels,
-                            changes_per_update=changes_per_update)
+            s: SymbolMarket(
+                s,
+                b,
+                q,
+                random.Random(self._rng.getrandbits(64)),
+                levels=levels,
+                changes_per_update=changes_per_update,
+            )
             for s, b, q in symbols
         }
         self.unknown_streams: list[str] = []
@@ -163,12 +173,23 @@ class BinanceSim:
     def _order_events(self, o: TakerOrder) -> list[StreamEvent]:
         t = o.time_us
         events = [
-            StreamEvent(wire.stream_name(o.symbol, wire.TRADE), wire.trade_payload(
-                o.symbol, o.first_id + i, o.price, q, t, o.buyer_is_maker, t))
+            StreamEvent(
+                wire.stream_name(o.symbol, wire.TRADE),
+                wire.trade_payload(o.symbol, o.first_id + i, o.price, q, t, o.buyer_is_maker, t),
+            )
             for i, q in enumerate(o.fills)
         ]
-        agg = wire.agg_trade_payload(o.symbol, o.agg_id, o.price, o.qty, o.first_id,
-                                     o.first_id + len(o.fills) - 1, t, o.buyer_is_maker, t)
+        agg = wire.agg_trade_payload(
+            o.symbol,
+            o.agg_id,
+            o.price,
+            o.qty,
+            o.first_id,
+            o.first_id + len(o.fills) - 1,
+            t,
+            o.buyer_is_maker,
+            t,
+        )
         events.append(StreamEvent(wire.stream_name(o.symbol, wire.AGG_TRADE), agg))
         return events
 
@@ -178,15 +199,28 @@ class BinanceSim:
         out: list[StreamEvent] = []
         for symbol in self.markets if symbols is None else symbols:
             c = self.next_depth(symbol, now_us)
-            out.append(StreamEvent(wire.stream_name(symbol, wire.DEPTH), wire.depth_payload(
-                symbol, c.first_id, c.last_id, c.bids, c.asks, now_us)))
+            out.append(
+                StreamEvent(
+                    wire.stream_name(symbol, wire.DEPTH),
+                    wire.depth_payload(symbol, c.first_id, c.last_id, c.bids, c.asks, now_us),
+                )
+            )
             self._ticks[symbol] = ticks = self._ticks.get(symbol, 0) + 1
             if ticks % SLOW_EVERY == 0 and symbol in self._slow:
                 first, bids, asks = self._slow.pop(symbol)
-                out.append(StreamEvent(wire.stream_name(symbol, SLOW_DEPTH), wire.depth_payload(
-                    symbol, first, c.last_id,
-                    [[p, q] for p, q in sorted(bids.items(), reverse=True, key=_price_key)],
-                    [[p, q] for p, q in sorted(asks.items(), key=_price_key)], now_us)))
+                out.append(
+                    StreamEvent(
+                        wire.stream_name(symbol, SLOW_DEPTH),
+                        wire.depth_payload(
+                            symbol,
+                            first,
+                            c.last_id,
+                            [[p, q] for p, q in sorted(bids.items(), reverse=True, key=_price_key)],
+                            [[p, q] for p, q in sorted(asks.items(), key=_price_key)],
+                            now_us,
+                        ),
+                    )
+                )
         return out
 
     def render(self, session: BinanceSession, event: StreamEvent) -> bytes | None:
@@ -197,8 +231,11 @@ class BinanceSim:
         frame = event.cache[key]
         if frame is None:
             payload = _payload(event, session.micro)
-            frame = (orjson.dumps({"stream": event.topic, "data": payload}) if session.combined
-                     else orjson.dumps(payload))
+            frame = (
+                orjson.dumps({"stream": event.topic, "data": payload})
+                if session.combined
+                else orjson.dumps(payload)
+            )
             event.cache[key] = frame
         return frame
 
@@ -228,8 +265,17 @@ class BinanceSim:
                     p = trade(o.symbol, o.first_id + i, o.price, q, t, o.buyer_is_maker, t)
                     out.append(dumps({"stream": trade_topic, "data": p}) if combined else dumps(p))
             if agg_topic is not None:
-                p = agg_trade(o.symbol, o.agg_id, o.price, o.qty, o.first_id,
-                              o.first_id + len(o.fills) - 1, t, o.buyer_is_maker, t)
+                p = agg_trade(
+                    o.symbol,
+                    o.agg_id,
+                    o.price,
+                    o.qty,
+                    o.first_id,
+                    o.first_id + len(o.fills) - 1,
+                    t,
+                    o.buyer_is_maker,
+                    t,
+                )
                 out.append(dumps({"stream": agg_topic, "data": p}) if combined else dumps(p))
         return out
 
@@ -238,15 +284,20 @@ class BinanceSim:
         for stream in session.streams:
             lower, suffix = wire.split_stream(stream)
             symbol = lower.upper()
-            if suffix in (wire.TRADE, wire.AGG_TRADE) and symbol in self.markets \
-                    and symbol not in out:
+            if (
+                suffix in (wire.TRADE, wire.AGG_TRADE)
+                and symbol in self.markets
+                and symbol not in out
+            ):
                 out.append(symbol)
         return out
 
     def malformed_frames(self) -> list[bytes]:
         """A non-JSON text frame and a JSON frame of an unknown shape (§0: expect unknowns)."""
-        return [b"this is not json {", orjson.dumps({"stream": "unknown@mystery",
-                                                     "data": {"e": "mystery", "x": [1, 2]}})]
+        return [
+            b"this is not json {",
+            orjson.dumps({"stream": "unknown@mystery", "data": {"e": "mystery", "x": [1, 2]}}),
+        ]
 
     def shutdown_frames(self, session: BinanceSession, now_us: int) -> list[bytes]:
         """§1.8 ``serverShutdown`` in the session's wrapper and time unit."""
@@ -271,7 +322,7 @@ class BinanceSim:
             streams = "/".join(query.get("streams", []))
         elif route == "/ws" or route.startswith("/ws/"):
             session = BinanceSession(combined=False, micro=unit == "MICROSECOND")
-            streams = route[len("/ws/"):]
+            streams = route[len("/ws/") :]
         else:
             return None
         self._subscribe(session, [s for s in streams.split("/") if s])
@@ -295,8 +346,9 @@ class BinanceSim:
         params = request.get("params", [])
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
-                return [wire.error_frame(2, "Invalid request: params must be stream names",
-                                         request_id)]
+                return [
+                    wire.error_frame(2, "Invalid request: params must be stream names", request_id)
+                ]
             if method == "UNSUBSCRIBE":
                 for stream in params:
                     session.streams.pop(stream, None)
@@ -314,7 +366,11 @@ class BinanceSim:
         return [wire.error_frame(2, f"Invalid request: unknown method {method!r}", request_id)]
 
     def _property(
-        self, session: BinanceSession, method: str, params: Any, request_id: int | str | None,
+        self,
+        session: BinanceSession,
+        method: str,
+        params: Any,
+        request_id: int | str | None,
     ) -> bytes:
         """§1.2 ``SET_PROPERTY``/``GET_PROPERTY`` ``["combined", true]``: codes 0, 1, 2."""
         if not isinstance(params, list) or not params or not isinstance(params[0], str):
@@ -337,8 +393,11 @@ class BinanceSim:
 
     def _known(self, stream: str) -> bool:
         lower, suffix = wire.split_stream(stream)
-        return (lower == lower.lower() and lower.upper() in self.markets
-                and suffix in (wire.TRADE, wire.AGG_TRADE, wire.DEPTH, SLOW_DEPTH))
+        return (
+            lower == lower.lower()
+            and lower.upper() in self.markets
+            and suffix in (wire.TRADE, wire.AGG_TRADE, wire.DEPTH, SLOW_DEPTH)
+        )
 
     # -- REST (§1.6) ------------------------------------------------------------------------------
 
@@ -358,8 +417,13 @@ class BinanceSim:
         except ValueError:
             limit = 0
         if limit < 1:  # error text UNCONFIRMED; above 5000 the venue truncates to 5000 (§1.6)
-            return 400, orjson.dumps({"code": -1100, "msg": "Illegal characters found in "
-                                      "parameter 'limit'; legal range is '1-5000'."})
+            return 400, orjson.dumps(
+                {
+                    "code": -1100,
+                    "msg": "Illegal characters found in "
+                    "parameter 'limit'; legal range is '1-5000'.",
+                }
+            )
         return 200, self.depth_snapshot(symbol, min(limit, 5000))
 
 

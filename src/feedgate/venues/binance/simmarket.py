@@ -25,10 +25,27 @@ ATOMS = 100_000_000
 ZERO = "0.00000000"
 
 _USD_PRICE = {
-    "BTC": 94250.0, "ETH": 3300.0, "BNB": 700.0, "SOL": 150.0, "XRP": 2.2, "DOGE": 0.32,
-    "ADA": 0.9, "TRX": 0.25, "LTC": 100.0, "LINK": 20.0, "DOT": 7.0, "AVAX": 35.0,
-    "USDT": 1.0, "USDC": 1.0, "FDUSD": 1.0, "TUSD": 1.0, "DAI": 1.0, "USD": 1.0,
-    "EUR": 1.08, "TRY": 0.029, "BRL": 0.17,
+    "BTC": 94250.0,
+    "ETH": 3300.0,
+    "BNB": 700.0,
+    "SOL": 150.0,
+    "XRP": 2.2,
+    "DOGE": 0.32,
+    "ADA": 0.9,
+    "TRX": 0.25,
+    "LTC": 100.0,
+    "LINK": 20.0,
+    "DOT": 7.0,
+    "AVAX": 35.0,
+    "USDT": 1.0,
+    "USDC": 1.0,
+    "FDUSD": 1.0,
+    "TUSD": 1.0,
+    "DAI": 1.0,
+    "USD": 1.0,
+    "EUR": 1.08,
+    "TRY": 0.029,
+    "BRL": 0.17,
 }
 
 
@@ -82,13 +99,33 @@ class SymbolMarket:
     (the count drifts a little around it)."""
 
     __slots__ = (
-        "_fill_pool", "_fills", "_hidden", "_rng", "_texts", "ask_prices", "asks", "bid_prices",
-        "bids", "changes_per_update", "last_update_id", "levels", "lot", "next_agg_id",
-        "next_trade_id", "symbol", "tick",
+        "_fill_pool",
+        "_fills",
+        "_hidden",
+        "_rng",
+        "_texts",
+        "ask_prices",
+        "asks",
+        "bid_prices",
+        "bids",
+        "changes_per_update",
+        "last_update_id",
+        "levels",
+        "lot",
+        "next_agg_id",
+        "next_trade_id",
+        "symbol",
+        "tick",
     )
 
     def __init__(
-        self, symbol: str, base: str, quote: str, rng: random.Random, *, levels: int = 300,
+        self,
+        symbol: str,
+        base: str,
+        quote: str,
+        rng: random.Random,
+        *,
+        levels: int = 300,
         changes_per_update: int = 4,
     ) -> None:
         self.symbol = symbol
@@ -184,8 +221,16 @@ class SymbolMarket:
         first_id = self.next_trade_id
         self.next_trade_id = first_id + len(fills)
         self.next_agg_id += 1
-        return TakerOrder(self.symbol, self.next_agg_id - 1, first_id, price_text, qty, fills,
-                          now_us, not taker_buys)
+        return TakerOrder(
+            self.symbol,
+            self.next_agg_id - 1,
+            first_id,
+            price_text,
+            qty,
+            fills,
+            now_us,
+            not taker_buys,
+        )
 
     # -- depth -------------------------------------------------------------------------------------
 
@@ -224,9 +269,12 @@ class SymbolMarket:
         bids = sorted((p, q) for (b, p), q in changes.items() if b)
         asks = sorted((p, q) for (b, p), q in changes.items() if not b)
         return DepthChange(
-            symbol=self.symbol, first_id=first, last_id=last,
+            symbol=self.symbol,
+            first_id=first,
+            last_id=last,
             bids=[[fmt(p), fmt(q)] for p, q in reversed(bids)],
-            asks=[[fmt(p), fmt(q)] for p, q in asks], time_us=now_us,
+            asks=[[fmt(p), fmt(q)] for p, q in asks],
+            time_us=now_us,
         )
 
     def _touch_sizes(self) -> dict[tuple[bool, int], int]:

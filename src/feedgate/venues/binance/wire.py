@@ -50,30 +50,73 @@ def combined(stream: str, payload: dict[str, Any]) -> bytes:
 
 
 def trade_payload(
-    symbol: str, trade_id: int, price: str, qty: str, trade_ms: int, buyer_is_maker: bool,
+    symbol: str,
+    trade_id: int,
+    price: str,
+    qty: str,
+    trade_ms: int,
+    buyer_is_maker: bool,
     event_ms: int,
 ) -> dict[str, Any]:
     """§1.3 ``{"e":"trade","E":…,"s":"BTCUSDT","t":…,"p":"…","q":"…","T":…,"m":true,"M":true}``."""
-    return {"e": "trade", "E": event_ms, "s": symbol, "t": trade_id, "p": price, "q": qty,
-            "T": trade_ms, "m": buyer_is_maker, "M": True}
+    return {
+        "e": "trade",
+        "E": event_ms,
+        "s": symbol,
+        "t": trade_id,
+        "p": price,
+        "q": qty,
+        "T": trade_ms,
+        "m": buyer_is_maker,
+        "M": True,
+    }
 
 
 def agg_trade_payload(
-    symbol: str, agg_id: int, price: str, qty: str, first_id: int, last_id: int, trade_ms: int,
-    buyer_is_maker: bool, event_ms: int,
+    symbol: str,
+    agg_id: int,
+    price: str,
+    qty: str,
+    first_id: int,
+    last_id: int,
+    trade_ms: int,
+    buyer_is_maker: bool,
+    event_ms: int,
 ) -> dict[str, Any]:
     """§1.4 ``{"e":"aggTrade","E":…,"s":…,"a":…,"p":…,"q":…,"f":…,"l":…,"T":…,"m":…,"M":true}``."""
-    return {"e": "aggTrade", "E": event_ms, "s": symbol, "a": agg_id, "p": price, "q": qty,
-            "f": first_id, "l": last_id, "T": trade_ms, "m": buyer_is_maker, "M": True}
+    return {
+        "e": "aggTrade",
+        "E": event_ms,
+        "s": symbol,
+        "a": agg_id,
+        "p": price,
+        "q": qty,
+        "f": first_id,
+        "l": last_id,
+        "T": trade_ms,
+        "m": buyer_is_maker,
+        "M": True,
+    }
 
 
 def depth_payload(
-    symbol: str, first_id: int, last_id: int, bids: list[list[str]], asks: list[list[str]],
+    symbol: str,
+    first_id: int,
+    last_id: int,
+    bids: list[list[str]],
+    asks: list[list[str]],
     event_ms: int,
 ) -> dict[str, Any]:
     """§1.5 ``{"e":"depthUpdate","E":…,"s":…,"U":…,"u":…,"b":[["p","q"]],"a":[…]}``."""
-    return {"e": "depthUpdate", "E": event_ms, "s": symbol, "U": first_id, "u": last_id,
-            "b": bids, "a": asks}
+    return {
+        "e": "depthUpdate",
+        "E": event_ms,
+        "s": symbol,
+        "U": first_id,
+        "u": last_id,
+        "b": bids,
+        "a": asks,
+    }
 
 
 def depth_snapshot_body(last_update_id: int, bids: list[list[str]], asks: list[list[str]]) -> bytes:
@@ -89,13 +132,15 @@ def server_shutdown(event_ms: int) -> bytes:
 def exchange_info_body(symbols: list[tuple[str, str, str]]) -> bytes:
     """REST ``GET /api/v3/exchangeInfo`` with the fields we read (``symbol``, ``status``,
     ``baseAsset``, ``quoteAsset``), as in the capture. ``symbols``: (symbol, base, quote)."""
-    return orjson.dumps({
-        "timezone": "UTC",
-        "symbols": [
-            {"symbol": s, "status": "TRADING", "baseAsset": b, "quoteAsset": q}
-            for s, b, q in symbols
-        ],
-    })
+    return orjson.dumps(
+        {
+            "timezone": "UTC",
+            "symbols": [
+                {"symbol": s, "status": "TRADING", "baseAsset": b, "quoteAsset": q}
+                for s, b, q in symbols
+            ],
+        }
+    )
 
 
 def parse_exchange_info(body: bytes) -> dict[str, str]:
