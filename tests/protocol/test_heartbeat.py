@@ -64,3 +64,18 @@ def test_defaults_are_generous_for_quiet_markets() -> None:
     report = policy.check(200.0, 199.0, {"book": 171.0, "trades": 0.0}, stale)
     assert report == HeartbeatReport(None)
     assert policy.check(300.0, 299.0, {"book": 299.0, "trades": 0.0}, stale).stale == ("trades",)
+
+
+def test_ping_schedule_fires_once_per_interval_and_resets() -> None:
+    from feedgate.protocol.heartbeat import PingSchedule
+
+    schedule = PingSchedule(20.0)
+    t0 = 1_000_000_000
+    assert not schedule.due(t0)  # the clock starts at the first tick after connecting
+    assert not schedule.due(t0 + 19_999_999)
+    assert schedule.due(t0 + 20_000_000)
+    assert not schedule.due(t0 + 20_000_001)
+    assert schedule.due(t0 + 40_000_000)
+    schedule.reset()
+    assert not schedule.due(t0 + 50_000_000)
+    assert schedule.due(t0 + 70_000_000)

@@ -59,3 +59,26 @@ class HeartbeatPolicy:
                 stale.discard(channel)
                 recovered.append(channel)
         return HeartbeatReport(None, tuple(newly_stale), tuple(recovered))
+
+
+@dataclass(slots=True)
+class PingSchedule:
+    """Application-level pings on a timer (Kraken ``ping``, OKX text ``ping``, Bybit
+    ``{"op":"ping"}``): a venue protocol asks ``due(now)`` in ``on_tick`` and sends when true.
+    Times are integer microseconds, as everywhere in venue code."""
+
+    interval_s: float
+    _next_us: int | None = None
+
+    def due(self, now_us: int) -> bool:
+        if self._next_us is None:
+            self._next_us = now_us + int(self.interval_s * 1_000_000)
+            return False
+        if now_us < self._next_us:
+            return False
+        self._next_us = now_us + int(self.interval_s * 1_000_000)
+        return True
+
+    def reset(self) -> None:
+        """Start over (on a new connection)."""
+        self._next_us = None

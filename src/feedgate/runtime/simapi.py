@@ -76,6 +76,20 @@ class VenueSimulator(Protocol[S, E]):
         ...
 
 
+OPTIONAL_FEATURES = """
+Optional simulator attributes ``SimServer`` uses when present (read with ``getattr``):
+- ``client_msgs_per_s: int | None`` — client frames per second before the venue disconnects
+  (default 5, Binance §1.9; None = unlimited).
+- ``server_ping_interval_s: float | None`` — WebSocket ping frames from the server (default 20,
+  Binance §1.8; None = none, for venues whose keepalive is application-level).
+- ``periodic_interval_s: float`` and ``periodic_frames(session, now_us) -> list[bytes]`` —
+  frames the venue sends on a timer (Coinbase ``heartbeats``, Kraken ``heartbeat``).
+- ``subscribe_deadline_s: float | None`` — close a session with no subscription after this long
+  (Coinbase: 5 s).
+- ``checksum_flip(symbol)`` — the next book update of ``symbol`` carries a wrong checksum.
+"""
+
+
 @dataclass(slots=True)
 class SimStats:
     """Counters a test or benchmark reads; plain ints, updated on the event loop."""

@@ -68,9 +68,9 @@ class SimServer(Generic[S, E]):
         trade_rate: float | None,
         depth_interval_ms: float = 100.0,
         seed: int = 0,
-        ping_interval_s: float = 20.0,
+        ping_interval_s: float | None = None,
         pong_timeout_s: float = 60.0,
-        max_client_msgs_per_s: int = 5,
+        max_client_msgs_per_s: int | None = None,
         batch_frames: int = 256,
         write_limit: int = 256 * 1024,
         max_write_buffer: int = 64 * 1024 * 1024,
@@ -80,8 +80,18 @@ class SimServer(Generic[S, E]):
         self.host, self._port = host, port
         self.trade_rate = trade_rate or 0.0
         self.depth_interval_s = depth_interval_ms / 1000.0
-        self.ping_interval_s, self.pong_timeout_s = ping_interval_s, pong_timeout_s
-        self.max_client_msgs_per_s = max_client_msgs_per_s
+        # venue defaults from the simulator (simapi.OPTIONAL_FEATURES), else Binance's
+        self.ping_interval_s: float | None = (
+            ping_interval_s if ping_interval_s is not None
+            else getattr(sim, "server_ping_interval_s", 20.0)
+        )  # fmt: skip
+        self.pong_timeout_s = pong_timeout_s
+        self.max_client_msgs_per_s: int | None = (
+            max_client_msgs_per_s if max_client_msgs_per_s is not None
+            else getattr(sim, "client_msgs_per_s", 5)
+        )  # fmt: skip
+        self.periodic_interval_s: float | None = getattr(sim, "periodic_interval_s", None)
+        self.subscribe_deadline_s: float | None = getattr(sim, "subscribe_deadline_s", None)
         self.batch_frames, self.write_limit = batch_frames, write_limit
         self.max_write_buffer, self.close_timeout_s = max_write_buffer, close_timeout_s
         self.stats = SimStats()
@@ -212,6 +222,13 @@ class SimServer(Generic[S, E]):
         for client in list(self._clients.values()):
             self._write(client, self.sim.shutdown_frames(client.session, now))
 
+    def checksum_flip(self, symbol: str) -> None:
+        """The next book update of ``symbol`` carries a wrong checksum (checksum venues)."""
+        flip = getattr(self.sim, "checksum_flip", None)
+        if flip is None:
+            raise NotImplementedError(f"{self.sim.venue} has no book checksum")
+        flip(symbol)
+
     def skip_update_ids(self, symbol: str, n: int) -> None:
         """The next book update of ``symbol`` jumps ``n`` ids (a gap the gateway must catch)."""
         self.sim.skip_update_ids(symbol, n)
@@ -243,7 +260,13 @@ class SimServer(Generic[S, E]):
         stats.connections_accepted += 1
         stats.open_connections += 1
         stats.subscriptions[client.id] = self.sim.subscriptions(session)
-        tasks = [asyncio.create_task(self._keepalive(client))]
+        tasks = []
+        if self.ping_interval_s is not None:
+            tasks.append(asyncio.create_task(self._keepalive(client)))
+        if self.periodic_interval_s is not None:
+            tasks.append(asyncio.create_task(self._periodic(client, self.periodic_interval_s)))
+        if self.subscribe_deadline_s is not None:
+            tasks.append(asyncio.create_task(self._deadline(client, self.subscribe_deadline_s)))
         if self.saturating:
             tasks.append(asyncio.create_task(self._saturate(client)))
         try:
@@ -268,14 +291,15 @@ class SimServer(Generic[S, E]):
         """§1.9: count every client frame; more than the limit within one second disconnects."""
         self.stats.client_messages += 1
         client = self._clients.get(conn)
-        if client is None or client.kicked:
+        limit = self.max_client_msgs_per_s
+        if client is None or client.kicked or limit is None:
             return
         now = asyncio.get_running_loop().time()
         times = client.msg_times
         times.append(now)
         while times[0] <= now - 1.0:
             times.popleft()
-        if len(times) > self.max_client_msgs_per_s:
+        if len(times) > limit:
             self.stats.rate_limit_violations += 1
             self._close(client, POLICY_VIOLATION, "Too many requests", fail=True)
 
@@ -317,12 +341,32 @@ class SimServer(Generic[S, E]):
 
     # -- per-connection and market tasks -------------------------------------------------------
 
+    async def _periodic(self, client: _Client[S], interval: float) -> None:
+        """Venue heartbeats on a timer (simapi.OPTIONAL_FEATURES); paused while silenced."""
+        frames_for = self.sim.periodic_frames  # type: ignore[attr-defined]
+        try:
+            while client.conn.protocol.state is State.OPEN:
+                await asyncio.sleep(interval)
+                await self._unsilenced.wait()
+                frames = frames_for(client.session, now_us())
+                if frames:
+                    self._write(client, frames)
+        except (ConnectionClosed, OSError):
+            return
+
+    async def _deadline(self, client: _Client[S], seconds: float) -> None:
+        """Close a session that has not subscribed in time (Coinbase §2.2: 5 s)."""
+        await asyncio.sleep(seconds)
+        if not self.sim.subscriptions(client.session):
+            self._close(client, POLICY_VIOLATION, "subscribe deadline", fail=True)
+
     async def _keepalive(self, client: _Client[S]) -> None:
         """§1.8: ping every ``ping_interval_s``; no pong within ``pong_timeout_s`` → disconnect."""
-        conn = client.conn
+        conn, interval = client.conn, self.ping_interval_s
+        assert interval is not None
         try:
             while True:
-                await asyncio.sleep(self.ping_interval_s)
+                await asyncio.sleep(interval)
                 await self._unsilenced.wait()
                 pong = await conn.ping()
                 try:

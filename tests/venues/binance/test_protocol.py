@@ -22,7 +22,7 @@ from feedgate.protocol.base import (
     Subscribed,
     Topic,
 )
-from feedgate.protocol.book import SyncState
+from feedgate.protocol.booksync import SyncState
 from feedgate.venues.binance.options import BinanceOptions
 from feedgate.venues.binance.protocol import BinanceProtocol
 

@@ -8,17 +8,12 @@ each ``depth@100ms`` book synced by the documented REST snapshot procedure (§1.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from feedgate.events import (
-    Bbo,
-    BookDelta,
-    BookSnapshot,
-    Level,
     Side,
     Status,
     StatusEvent,
@@ -31,12 +26,14 @@ from feedgate.protocol.base import (
     Emit,
     FetchSnapshot,
     Reconnect,
-    Resync,
     Send,
     Subscribed,
     VenueProtocol,
 )
-from feedgate.protocol.book import BookImage, BookSync, BookUpdate, Outcome, SyncState
+from feedgate.protocol.book import BookImage, BookUpdate
+from feedgate.protocol.bookkeeper import BookKeeper, TrackedBook
+from feedgate.protocol.booksync import REST_SNAPSHOT, BookSync
+from feedgate.protocol.levels import parse_levels
 from feedgate.protocol.sequencing import UpdateIdRange
 from feedgate.venues.binance import wire
 from feedgate.venues.binance.options import BinanceOptions, snapshot_weight
@@ -46,48 +43,18 @@ _RULE = UpdateIdRange()
 
 
 @dataclass(slots=True)
-class _SymbolBook:
-    symbol: str
-    venue_symbol: str
-    sync: BookSync
-    publish_book: bool = False
-    publish_bbo: bool = False
-    bbo: tuple[Level | None, Level | None] = (None, None)
-    last_checkpoint_us: int = 0
-
-
-@dataclass(slots=True)
 class _Route:
     """Where frames of one stream go."""
 
     kind: str  # wire.TRADE, wire.AGG_TRADE or wire.DEPTH
     symbol: str
     venue_symbol: str
-    book: _SymbolBook | None = None
+    book: TrackedBook | None = None
 
 
 @dataclass(slots=True)
 class _PendingSubscribe:
     streams: list[str] = field(default_factory=list)
-
-
-def parse_levels(raw: Any) -> tuple[Level, ...]:
-    """``[["94250.00000000", "1.20450000"], …]`` → levels; raises ValueError/TypeError on junk,
-    before anything is applied, so a malformed frame can never half-update a book."""
-    if type(raw) is not list:
-        raise TypeError("levels must be a list of [price, qty] pairs")
-    levels: list[Level] = []
-    for level in raw:
-        if type(level) is not list or len(level) != 2:
-            raise ValueError(f"a level is a [price, qty] pair, not {level!r}")
-        price, size = level
-        if type(price) is not str or type(size) is not str:
-            raise TypeError("level prices and sizes must be strings")
-        # NaN fails both comparisons; "inf", negative prices and sizes are junk too
-        if not (0.0 < float(price) < math.inf and 0.0 <= float(size) < math.inf):
-            raise ValueError(f"level out of range: {level!r}")
-        levels.append((price, size))
-    return tuple(levels)
 
 
 class BinanceProtocol(VenueProtocol):
@@ -100,21 +67,20 @@ class BinanceProtocol(VenueProtocol):
         self._scale = 1 if options.time_unit == "us" else 1000  # venue time unit → µs
         trade_suffix = wire.AGG_TRADE if options.trade_stream == "aggTrade" else wire.TRADE
         self._routes: dict[str, _Route] = {}
-        self._books: dict[str, _SymbolBook] = {}
+        self._books = BookKeeper(
+            EXCHANGE, self.connection,
+            checkpoint_interval_s=options.checkpoint_interval_s,
+            request_snapshot=self._snapshot_request,
+        )  # fmt: skip
         for topic in spec.topics:
             venue_symbol = spec.venue_symbols.get(topic.symbol, topic.symbol.replace("-", ""))
             if topic.channel == "trades":
                 stream = wire.stream_name(venue_symbol, trade_suffix)
                 self._routes[stream] = _Route(trade_suffix, topic.symbol, venue_symbol)
             elif topic.channel in ("book", "bbo"):
-                book = self._books.get(venue_symbol)
-                if book is None:
-                    book = _SymbolBook(topic.symbol, venue_symbol, BookSync(_RULE))
-                    self._books[venue_symbol] = book
-                if topic.channel == "book":
-                    book.publish_book = True
-                else:
-                    book.publish_bbo = True
+                existing = self._books.get(venue_symbol)
+                sync = existing.sync if existing else BookSync(_RULE, REST_SNAPSHOT)
+                book = self._books.track(topic.symbol, venue_symbol, sync, topic.channel)
                 stream = wire.stream_name(venue_symbol, wire.DEPTH)
                 self._routes[stream] = _Route(wire.DEPTH, topic.symbol, venue_symbol, book)
         self._pending: dict[int, _PendingSubscribe] = {}
@@ -130,8 +96,7 @@ class BinanceProtocol(VenueProtocol):
     def on_open(self, now: int) -> list[Action]:
         self._pending.clear()
         self._subscribed = False
-        for book in self._books.values():
-            book.sync.subscribe()
+        self._books.subscribe_all()
         streams = sorted(self._routes)
         batch = self.options.subscribe_batch
         actions: list[Action] = []
@@ -144,11 +109,8 @@ class BinanceProtocol(VenueProtocol):
         return actions
 
     def on_close(self, now: int) -> list[Action]:
-        actions: list[Action] = []
-        for book in self._books.values():
-            self._outcome(book, book.sync.disconnect(), now, actions)
         self._subscribed = False
-        return actions
+        return self._books.close_all(now)
 
     # -- frames ---------------------------------------------------------------------------------
 
@@ -192,7 +154,7 @@ class BinanceProtocol(VenueProtocol):
             )
             actions: list[Action] = []
             book = route.book
-            self._outcome(book, book.sync.on_update(update), recv_ts, actions)
+            self._books.carry_out(book, book.sync.on_update(update), recv_ts, actions)
             return actions
         return [Emit(self._trade(route, data, recv_ts))]
 
@@ -246,7 +208,7 @@ class BinanceProtocol(VenueProtocol):
         for stream in pending.streams:
             route = self._routes.pop(stream)
             if route.book is not None:
-                self._books.pop(route.venue_symbol, None)
+                self._books.drop(route.venue_symbol)
         for symbol, venue_symbol in sorted(rejected.items()):
             status = Status(
                 EXCHANGE,
@@ -280,10 +242,10 @@ class BinanceProtocol(VenueProtocol):
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             actions: list[Action] = [CountParseError(f"depth snapshot: {exc}")]
-            self._outcome(book, book.sync.on_snapshot_failed(), now, actions)
+            self._books.carry_out(book, book.sync.on_snapshot_failed(), now, actions)
             return actions
         actions = []
-        self._outcome(book, book.sync.on_snapshot(image), now, actions)
+        self._books.carry_out(book, book.sync.on_snapshot(image), now, actions)
         return actions
 
     def on_snapshot_failed(self, key: str, reason: str, now: int) -> list[Action]:
@@ -291,137 +253,16 @@ class BinanceProtocol(VenueProtocol):
         if book is None:
             return []
         actions: list[Action] = []
-        self._outcome(book, book.sync.on_snapshot_failed(), now, actions)
+        self._books.carry_out(book, book.sync.on_snapshot_failed(), now, actions)
         return actions
 
     def on_tick(self, now: int) -> list[Action]:
         """Refresh the ``book:*`` key of books that changed, at most once per interval."""
-        interval = int(self.options.checkpoint_interval_s * 1_000_000)
-        actions: list[Action] = []
-        for book in self._books.values():
-            sync = book.sync
-            if (
-                book.publish_book
-                and sync.dirty
-                and sync.state is SyncState.SYNCED
-                and now - book.last_checkpoint_us >= interval
-            ):
-                actions.append(Emit(self._snapshot(book, now, checkpoint=True)))
-                book.last_checkpoint_us = now
-                sync.dirty = False
-        return actions
+        return self._books.tick(now)
 
-    def _outcome(self, book: _SymbolBook, outcome: Outcome, now: int, out: list[Action]) -> None:
-        """Turn a BookSync outcome into actions: reset status, snapshot request, publications."""
-        if outcome.reset_reason is not None:
-            out.append(Resync(book.symbol, outcome.reset_reason))
-            out.append(
-                Emit(
-                    Status(
-                        EXCHANGE,
-                        StatusEvent.BOOK_RESET,
-                        self.connection,
-                        outcome.reset_reason,
-                        now,
-                        book.symbol,
-                        book.venue_symbol,
-                    )
-                )
-            )
-            if book.publish_bbo and book.bbo != (None, None):
-                # tell bbo-only subscribers too: there is no valid best price until the resync
-                out.append(
-                    Emit(
-                        Bbo(
-                            EXCHANGE,
-                            book.symbol,
-                            book.venue_symbol,
-                            None,
-                            now,
-                            None,
-                            None,
-                            None,
-                            None,
-                        )
-                    )
-                )
-            book.bbo = (None, None)
-        if outcome.request_snapshot:
-            limit = self.options.snapshot_limit
-            url = (
-                f"{self.options.rest_url.rstrip('/')}/api/v3/depth"
-                f"?symbol={book.venue_symbol}&limit={limit}"
-            )
-            out.append(FetchSnapshot(book.venue_symbol, url, snapshot_weight(limit)))
-        if outcome.publish_snapshot:
-            if book.publish_book:
-                out.append(Emit(self._snapshot(book, now, checkpoint=False)))
-            book.last_checkpoint_us = now
-            out.append(
-                Emit(
-                    Status(
-                        EXCHANGE,
-                        StatusEvent.BOOK_SYNCED,
-                        self.connection,
-                        "",
-                        now,
-                        book.symbol,
-                        book.venue_symbol,
-                    )
-                )
-            )
-            self._bbo(book, book.sync.last_ts, now, out)
-        delta = outcome.delta
-        if delta is not None:
-            if book.publish_book:
-                out.append(
-                    Emit(
-                        BookDelta(
-                            EXCHANGE,
-                            book.symbol,
-                            book.venue_symbol,
-                            delta.ts,
-                            delta.recv_ts,
-                            delta.bids,
-                            delta.asks,
-                        )
-                    )
-                )
-            self._bbo(book, delta.ts, delta.recv_ts, out)
-
-    def _snapshot(self, book: _SymbolBook, now: int, checkpoint: bool) -> BookSnapshot:
-        levels = book.sync.book
-        return BookSnapshot(
-            EXCHANGE,
-            book.symbol,
-            book.venue_symbol,
-            book.sync.last_ts,
-            now,
-            levels.bids.top(),
-            levels.asks.top(),
-            None,
-            checkpoint,
-        )
-
-    def _bbo(self, book: _SymbolBook, ts: int | None, recv_ts: int, out: list[Action]) -> None:
-        if not book.publish_bbo:
-            return
-        bid, ask = book.sync.book.bids.best(), book.sync.book.asks.best()
-        if (bid, ask) == book.bbo:
-            return
-        book.bbo = (bid, ask)
-        out.append(
-            Emit(
-                Bbo(
-                    EXCHANGE,
-                    book.symbol,
-                    book.venue_symbol,
-                    ts,
-                    recv_ts,
-                    bid[0] if bid else None,
-                    bid[1] if bid else None,
-                    ask[0] if ask else None,
-                    ask[1] if ask else None,
-                )
-            )
-        )
+    def _snapshot_request(self, book: TrackedBook) -> Action:
+        """§1.6 ``GET /api/v3/depth?symbol=BTCUSDT&limit=N`` with its request weight."""
+        limit = self.options.snapshot_limit
+        base = self.options.rest_url.rstrip("/")
+        url = f"{base}/api/v3/depth?symbol={book.venue_symbol}&limit={limit}"
+        return FetchSnapshot(book.venue_symbol, url, snapshot_weight(limit))
