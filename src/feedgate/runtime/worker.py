@@ -124,8 +124,9 @@ class Worker:
         options = feed.venue_options()
         pinned = {s: feed.venue_symbols[s] for s in feed.symbols if s in feed.venue_symbols}
         wanted = [s for s in feed.symbols if s not in pinned]
+        guess = venue.spec.venue_symbol
         if not wanted or not feed.validate_symbols:
-            return {**{s: s.replace("-", "") for s in wanted}, **pinned}
+            return {**{s: guess(s) for s in wanted}, **pinned}
         try:
             body = await venue.fetcher.get(venue.spec.instruments_url(options))
             listed = venue.spec.parse_instruments(body)
@@ -133,7 +134,7 @@ class Worker:
             log.error(
                 "%s: instrument list unavailable (%s); using symbols unchecked", feed.exchange, exc
             )
-            return {**{s: s.replace("-", "") for s in wanted}, **pinned}
+            return {**{s: guess(s) for s in wanted}, **pinned}
         mapping = dict(pinned)
         for symbol in wanted:
             if symbol in listed:

@@ -25,3 +25,6 @@ class VenueSpec:
     make_protocol: Callable[[ConnectionSpec, Any], VenueProtocol]
     topics_per_connection: Callable[[Any], int]
     """How many topics fit on one connection with these options (≤ the venue's limit)."""
+    venue_symbol: Callable[[str], str]
+    """Canonical ``BASE-QUOTE`` → the venue's usual spelling, used when the instrument list is
+    not consulted (``validate_symbols = false``) or unavailable."""

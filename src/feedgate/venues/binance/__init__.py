@@ -44,4 +44,5 @@ VENUE = VenueSpec(
     parse_instruments=parse_exchange_info,
     make_protocol=_make_protocol,
     topics_per_connection=_topics_per_connection,
+    venue_symbol=lambda symbol: symbol.replace("-", ""),
 )
