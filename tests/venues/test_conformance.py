@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from feedgate.runtime.redis_server import EmbeddedRedis
-from feedgate.venues import available_venues
+from feedgate.venues import available_venues, get_venue
 from tests.conftest import wait_for
 from tests.runtime.harness import Stack, books_settled, running_stack
 
@@ -53,7 +53,10 @@ async def test_gap_resets_that_book_only_and_resyncs(
         await wait_for(lambda: stack.subscriber.statuses("book_reset"), 5, "a book_reset")
         await books_settled(stack, SYMBOLS)
         resets = stack.subscriber.statuses("book_reset")
-        assert [r["symbol"] for r in resets] == ["BTC-USDT"]
+        per_connection = get_venue(venue).gap_resets_connection
+        expected = SYMBOLS if per_connection else ["BTC-USDT"]
+        assert sorted(r["symbol"] for r in resets) == expected
+        assert all(r["reason"] != "reconnect" for r in resets)
         log = stack.subscriber.log
         at = next(i for i, (ch, m) in enumerate(log) if m.get("event") == "book_reset")
         first = next(m for ch, m in log[at:] if ch == f"book:{venue}:BTC-USDT")
@@ -63,8 +66,10 @@ async def test_gap_resets_that_book_only_and_resyncs(
         assert (bbo["bid_price"], bbo["ask_price"]) == (None, None)
         book = stack.subscriber.messages[f"book:{venue}:BTC-USDT"]
         assert [m["seq"] for m in book] == list(range(1, len(book) + 1))
-        assert all(m["type"] == "book_delta" for m in stack.subscriber.messages[other][before:])
-        assert stack.worker.stats.connections[0].resyncs == {"gap": 1}
+        if not per_connection:
+            assert all(m["type"] == "book_delta" for m in stack.subscriber.messages[other][before:])
+        resyncs = stack.worker.stats.connections[0].resyncs
+        assert sum(resyncs.values()) == len(expected) and "reconnect" not in resyncs
 
 
 @pytest.mark.parametrize("venue", VENUES)

@@ -25,6 +25,11 @@ class VenueSpec:
     make_protocol: Callable[[ConnectionSpec, Any], VenueProtocol]
     topics_per_connection: Callable[[Any], int]
     """How many topics fit on one connection with these options (≤ the venue's limit)."""
+    book_integrity: str
+    """How a book is known to be right, for docs/venues.md (``U/u update ids + REST snapshot``)."""
     venue_symbol: Callable[[str], str]
     """Canonical ``BASE-QUOTE`` → the venue's usual spelling, used when the instrument list is
     not consulted (``validate_symbols = false``) or unavailable."""
+    gap_resets_connection: bool = False
+    """True where sequence numbers are per connection (Coinbase §2.7): a gap resets every book
+    on that connection, not one."""

@@ -44,5 +44,6 @@ VENUE = VenueSpec(
     parse_instruments=parse_exchange_info,
     make_protocol=_make_protocol,
     topics_per_connection=_topics_per_connection,
+    book_integrity="U/u update ids against a REST snapshot's lastUpdateId (§1.7)",
     venue_symbol=lambda symbol: symbol.replace("-", ""),
 )
