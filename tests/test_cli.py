@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import aiohttp
 
 from feedgate.runtime.redis_server import EmbeddedRedis, free_port
 from feedgate.runtime.simserver import SimServer
+from feedgate.venues import available_venues
 from feedgate.venues.binance.sim import BinanceSim
 from tests.conftest import wait_for
 
@@ -95,14 +97,18 @@ rest_url = "{server.rest_url}"
 
 def test_demo_runs_and_stops_cleanly() -> None:
     result = subprocess.run(
-        [*FEEDGATE, "demo", "--duration", "3"], capture_output=True, text=True, timeout=60
+        [*FEEDGATE, "demo", "--duration", "4"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert "feedgate tail 'trades:*' --url redis://127.0.0.1:" in result.stdout
     assert "stopped cleanly" in result.stdout
     lines = [line for line in result.stdout.splitlines() if "conns up" in line]
-    assert lines and "conns up 1/1" in lines[-1]
-    assert "trades" in lines[-1]
+    assert lines, result.stdout
+    up = re.search(r"conns up (\d+)/(\d+)", lines[-1])
+    assert up is not None and up[1] == up[2] and int(up[1]) >= len(available_venues())
+    for venue in available_venues():  # every venue's simulator is flowing
+        rate = re.search(rf"{venue} (\d+)", lines[-1])
+        assert rate is not None and int(rate[1]) > 0, f"{venue} not flowing: {lines[-1]}"
 
 
 async def test_simulate_serves_rest_and_websocket() -> None:

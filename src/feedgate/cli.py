@@ -59,9 +59,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     _setup_logging("WARNING")
     _install_uvloop()
-    _run_until_signal(
-        run_demo(symbols=args.symbols.split(","), trade_rate=args.rate, duration=args.duration)
-    )
+    venues = args.venues.split(",") if args.venues else None
+    demo = run_demo(args.symbols.split(","), args.rate, args.duration, venues)
+    _run_until_signal(demo)
     return 0
 
 
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--symbols", default="BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT")
     demo.add_argument("--rate", type=float, default=20.0, help="trades/s per symbol")
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    demo.add_argument("--venues", default=None, help="comma-separated (default: every venue)")
     demo.set_defaults(func=_cmd_demo)
 
     sim = sub.add_parser("simulate", help="serve a venue simulator on loopback")

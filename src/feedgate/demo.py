@@ -1,4 +1,4 @@
-"""``feedgate demo``: embedded Redis + the Binance simulator + the gateway, with a live view.
+"""``feedgate demo``: embedded Redis + every venue's simulator + the gateway, with a live view.
 
 Everything runs in this one process on loopback; nothing reaches the internet. Ctrl-C stops the
 gateway (drained), the simulator and Redis, in that order.
@@ -7,21 +7,23 @@ gateway (drained), the simulator and Redis, in that order.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 import time
 from collections import Counter
+from typing import Any
 
 from feedgate.metrics import WorkerStats
 from feedgate.runtime.redis_server import EmbeddedRedis
 from feedgate.runtime.simserver import SimServer
 from feedgate.runtime.worker import Worker
 from feedgate.settings import build_settings
-from feedgate.venues.binance.sim import BinanceSim
+from feedgate.venues import available_venues
 
 
-def _banner(redis_url: str, port: int, metrics_url: str) -> str:
+def _banner(redis_url: str, port: int, metrics_url: str, venues: list[str]) -> str:
     return f"""
-feedgate demo: simulated Binance → gateway → Redis at {redis_url}
+feedgate demo: simulated {", ".join(venues)} → gateway → Redis at {redis_url}
 
   watch the data (in another terminal):
     .venv/bin/feedgate tail 'trades:*' --url {redis_url}
@@ -40,29 +42,38 @@ class LiveView:
         self.stats = stats
         self._last: Counter[str] = Counter()
         self._last_t = time.monotonic()
-        self._lag_counts: list[int] | None = None
+        self._lag_counts: dict[str, list[int]] = {}
         self._latency_counts: list[int] | None = None
 
     def line(self) -> str:
         now = time.monotonic()
         elapsed = max(now - self._last_t, 1e-6)
         totals: Counter[str] = Counter()
-        for (_exchange, channel), n in self.stats.publisher.messages.items():
+        for (exchange, channel), n in self.stats.publisher.messages.items():
             totals[channel] += n
-        rates = {c: (totals[c] - self._last[c]) / elapsed for c in totals}
+            if channel != "status":
+                totals["@" + exchange] += n
+        rates = {k: (totals[k] - self._last[k]) / elapsed for k in totals}
         self._last, self._last_t = totals, now
         p = self.stats.publisher
-        lag_histogram = p.lag_histogram("binance", "trades")
-        lag = lag_histogram.quantile(0.99, self._lag_counts)
+        lags = []
+        for (exchange, channel), histogram in p.lag.items():
+            if channel == "trades":
+                lags.append(histogram.quantile(0.99, self._lag_counts.get(exchange)))
+                self._lag_counts[exchange] = list(histogram.counts)
+        lag = max((x for x in lags if x is not None), default=None)
         latency = p.latency.quantile(0.99, self._latency_counts)
-        self._lag_counts, self._latency_counts = list(lag_histogram.counts), list(p.latency.counts)
+        self._latency_counts = list(p.latency.counts)
         up = sum(1 for c in self.stats.connections if c.up)
         reconnects = sum(sum(c.reconnects.values()) for c in self.stats.connections)
         resyncs = sum(sum(c.resyncs.values()) for c in self.stats.connections)
-        rate_text = "  ".join(f"{c} {rates.get(c, 0.0):7.0f}/s" for c in sorted(rates)) or "-"
+        channels = "  ".join(
+            f"{k} {rates[k]:5.0f}/s" for k in sorted(rates) if not k.startswith("@")
+        )
+        venues = " ".join(f"{k[1:]} {rates[k]:.0f}" for k in sorted(rates) if k.startswith("@"))
         return (
-            f"{rate_text} | conns up {up}/{len(self.stats.connections)}"
-            f" | lag p99 {_ms(lag)} | publish p99 {_ms(latency)}"
+            f"{channels or '-'} | msgs/s {venues or '-'} | conns up {up}/"
+            f"{len(self.stats.connections)} | lag p99 {_ms(lag)} | publish p99 {_ms(latency)}"
             f" | reconnects {reconnects} resyncs {resyncs} dropped {sum(p.dropped.values())}"
         )
 
@@ -72,30 +83,35 @@ def _ms(seconds: float | None) -> str:
 
 
 async def run_demo(
-    symbols: list[str], trade_rate: float = 20.0, duration: float | None = None
+    symbols: list[str],
+    trade_rate: float = 20.0,
+    duration: float | None = None,
+    venues: list[str] | None = None,
 ) -> None:
+    chosen = venues or list(available_venues())
     redis = EmbeddedRedis().start()
-    sim = SimServer(BinanceSim.from_canonical(symbols, seed=7), trade_rate=trade_rate)
+    servers: list[SimServer[Any, Any]] = []
     worker: Worker | None = None
     try:
-        await sim.start()
-        settings = build_settings(
-            {
-                "metrics": {"port": 0},
-                "feeds": [
-                    {
-                        "exchange": "binance",
-                        "channels": ["trades", "book", "bbo"],
-                        "symbols": symbols,
-                        "options": {"ws_url": sim.ws_url, "rest_url": sim.rest_url},
-                    }
-                ],
-            }
-        )
+        feeds = []
+        for seed, venue in enumerate(chosen):
+            module = importlib.import_module(f"feedgate.venues.{venue}.sim")
+            server: SimServer[Any, Any] = SimServer(
+                module.make_simulator(symbols, seed=seed + 7), trade_rate=trade_rate
+            )
+            await server.start()
+            servers.append(server)
+            feeds.append({
+                "exchange": venue,
+                "channels": ["trades", "book", "bbo"],
+                "symbols": symbols,
+                "options": {"ws_url": server.ws_url, "rest_url": server.rest_url},
+            })  # fmt: skip
+        settings = build_settings({"metrics": {"port": 0}, "feeds": feeds})
         worker = Worker(settings, redis_url=redis.url)
         await worker.start()
         metrics_url = f"http://{worker.health.host}:{worker.health.port}/metrics"
-        print(_banner(redis.url, redis.port, metrics_url), flush=True)
+        print(_banner(redis.url, redis.port, metrics_url, chosen), flush=True)
         view = LiveView(worker.stats)
         started = time.monotonic()
         while duration is None or time.monotonic() - started < duration:
@@ -106,6 +122,7 @@ async def run_demo(
         print("\nstopping…", flush=True)
         if worker is not None:
             await worker.stop()
-        await sim.stop()
+        for server in servers:
+            await server.stop()
         redis.stop()
         print("stopped cleanly", flush=True)
