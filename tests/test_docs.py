@@ -1,0 +1,32 @@
+"""The documentation keeps up with the code: every venue and every message type is described."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from feedgate.events import StatusEvent
+from feedgate.messages import _TYPES
+from feedgate.venues import available_venues
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_every_venue_has_a_row_in_venues_md() -> None:
+    text = (DOCS / "venues.md").read_text()
+    for venue in available_venues():
+        assert f"| `{venue}` |" in text, f"docs/venues.md has no row for {venue}"
+
+
+def test_schema_md_describes_every_message_type_and_status_event() -> None:
+    text = (DOCS / "schema.md").read_text()
+    for kind in _TYPES.values():
+        assert f"## `{kind}`" in text, f"docs/schema.md has no section for {kind}"
+    for event in StatusEvent:
+        assert f"| `{event.value}` |" in text, f"docs/schema.md does not explain {event.value}"
+
+
+def test_every_venue_folder_has_notes() -> None:
+    root = Path(__file__).resolve().parents[1] / "src" / "feedgate" / "venues"
+    for venue in available_venues():
+        notes = root / venue / "NOTES.md"
+        assert notes.is_file() and "## Limits" in notes.read_text(), f"{venue}/NOTES.md"
