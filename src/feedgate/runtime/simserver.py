@@ -236,7 +236,9 @@ class SimServer(Generic[S, E]):
     # -- HTTP and connections -------------------------------------------------------------------
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        if request.path.startswith("/api/"):
+        # a plain HTTP request (no WebSocket upgrade) is REST, whatever its path: venues put
+        # their REST APIs under different prefixes (/api/v3, /v5/market, /0/public, …)
+        if "websocket" not in request.headers.get("Upgrade", "").lower():
             self.stats.http_requests += 1
             result = self.sim.http_get(request.path)
             status, body = result if result is not None else (404, b'{"msg":"Not Found"}')
