@@ -31,11 +31,12 @@ log = logging.getLogger(__name__)
 Opener = Callable[[str], Awaitable[Transport]]
 
 
-def default_opener(options: TransportOptions | None = None) -> Opener:
-    chosen = options or TransportOptions()
+OpenerFactory = Callable[[TransportOptions], Opener]
 
+
+def default_opener(options: TransportOptions) -> Opener:
     async def open_(url: str) -> Transport:
-        return await open_websocket(url, chosen)
+        return await open_websocket(url, options)
 
     return open_
 
@@ -61,6 +62,7 @@ class _VenueRuntime:
     spec: VenueSpec
     fetcher: SnapshotFetcher
     connect_limiter: SlidingWindow
+    opener: Opener
     next_connection: int = 0
 
 
@@ -69,7 +71,8 @@ class Worker:
     settings: Settings
     redis_url: str
     worker_index: int = 0
-    opener: Opener = field(default_factory=default_opener)
+    opener_factory: OpenerFactory = default_opener
+    """Builds each venue's transport opener (its frame size limit differs per venue)."""
     serve_metrics: bool = True
     stats: WorkerStats = field(default_factory=WorkerStats)
     runners: list[ConnectionRunner] = field(default_factory=list)
@@ -115,6 +118,7 @@ class Worker:
                     limits.rest_weight_per_minute or 1200, outcomes=self.stats.snapshot_requests
                 ),
                 SlidingWindow(limits.connects_per_window, limits.connect_window_s),
+                self.opener_factory(TransportOptions(max_size=spec.max_frame_bytes)),
             )
             self._venues[exchange] = runtime
         return runtime
@@ -172,7 +176,7 @@ class Worker:
             runner = ConnectionRunner(
                 spec.make_protocol(plan, options),
                 connection_id=plan.connection_id,
-                opener=self.opener,
+                opener=venue.opener,
                 publisher=self.publisher,
                 snapshots=venue.fetcher,
                 stats=stats,

@@ -33,3 +33,6 @@ class VenueSpec:
     gap_resets_connection: bool = False
     """True where sequence numbers are per connection (Coinbase §2.7): a gap resets every book
     on that connection, not one."""
+    max_frame_bytes: int = 4 * 1024 * 1024
+    """The largest frame the venue sends (a full-depth snapshot): larger ones close the socket
+    (1009), so this must cover the venue's biggest legitimate frame."""
