@@ -13,7 +13,6 @@ payloads; ``timeUnit=MICROSECOND`` makes every ``E``/``T`` microseconds.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -21,59 +20,17 @@ import orjson
 
 from feedgate.venues.binance import wire
 from feedgate.venues.binance.simmarket import DepthChange, SymbolMarket, TakerOrder
+from feedgate.venues.binance.simsession import (
+    BinanceSession,
+    StreamEvent,
+    payload_for,
+    valid_request_id,
+)
 
 SLOW_DEPTH = "depth"
 """``<symbol>@depth``: the 1000 ms diff stream (§1.1), ten 100 ms updates merged."""
 SLOW_EVERY = 10
 MAX_STREAMS = 1024  # §1.9
-_TIME_KEYS = ("E", "T")
-_ID_MAX = 2**63 - 1
-
-
-@dataclass(slots=True)
-class StreamEvent:
-    """One payload for one stream; times are µs. Rendered at most once per session format."""
-
-    topic: str
-    payload: dict[str, Any]
-    cache: list[bytes | None] = field(default_factory=lambda: [None, None, None, None])
-
-
-@dataclass(slots=True)
-class BinanceSession:
-    """What one client connection asked for (§1.1, §1.2)."""
-
-    combined: bool
-    micro: bool
-    streams: dict[str, None] = field(default_factory=dict)
-    """Subscribed stream names in subscription order (a dict used as an ordered set)."""
-    unknown: list[str] = field(default_factory=list)
-    """Streams accepted although no such symbol/stream exists (Binance acks them silently)."""
-
-    @property
-    def fmt(self) -> int:
-        return (2 if self.combined else 0) + (1 if self.micro else 0)
-
-
-def _payload(event: StreamEvent, micro: bool) -> dict[str, Any]:
-    if micro:
-        return event.payload
-    ms = dict(event.payload)
-    for key in _TIME_KEYS:
-        if key in ms:
-            ms[key] //= 1000
-    return ms
-
-
-def _valid_id(request_id: Any) -> bool:
-    """§1.2: a signed 64-bit int, an alphanumeric string of ≤ 36 chars, or null."""
-    if request_id is None:
-        return True
-    if isinstance(request_id, bool):
-        return False
-    if isinstance(request_id, int):
-        return -(2**63) <= request_id <= _ID_MAX
-    return isinstance(request_id, str) and len(request_id) <= 36 and request_id.isalnum()
 
 
 class BinanceSim:
@@ -230,7 +187,7 @@ class BinanceSim:
         key = session.fmt
         frame = event.cache[key]
         if frame is None:
-            payload = _payload(event, session.micro)
+            payload = payload_for(event, session.micro)
             frame = (
                 orjson.dumps({"stream": event.topic, "data": payload})
                 if session.combined
@@ -340,7 +297,7 @@ class BinanceSim:
         if not isinstance(request, dict):
             return [wire.error_frame(2, "Invalid request: expected an object")]
         request_id = request.get("id")
-        if not _valid_id(request_id):
+        if not valid_request_id(request_id):
             return [wire.error_frame(2, "Invalid request: request ID must be an unsigned integer")]
         method = request.get("method")
         params = request.get("params", [])
