@@ -122,6 +122,7 @@ class WorkerStats:
     connections: list[ConnectionStats] = field(default_factory=list)
     publisher: PublisherStats = field(default_factory=PublisherStats)
     snapshot_requests: Counter[str] = field(default_factory=Counter)  # by outcome
+    rejected_instruments: Counter[str] = field(default_factory=Counter)  # by exchange
     worker_restarts: Counter[str] = field(default_factory=Counter)
 
 
@@ -175,6 +176,8 @@ class FeedgateCollector(Collector):
                 reconnect_totals[(c.exchange, reason)] += n
             for reason, n in c.resyncs.items():
                 resync_totals[(c.exchange, reason)] += n
+        for exchange, n in s.rejected_instruments.items():
+            by_exchange.setdefault(exchange, Counter())["rejected"] += n
         for exchange, totals in sorted(by_exchange.items()):
             frames.add_metric([exchange], totals["frames"])
             parse_errors.add_metric([exchange], totals["parse_errors"])

@@ -10,6 +10,7 @@ import aiohttp
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import generate_latest
 
 from feedgate.runtime.redis_server import EmbeddedRedis
 from tests.conftest import wait_for
@@ -151,6 +152,8 @@ async def test_unknown_symbol_is_rejected_and_the_rest_flows(redis_server: Embed
         await wait_for(lambda: trades_of(stack, "BTC-USDT"), 5, "BTC trades")
         rejected = stack.subscriber.statuses("rejected")
         assert [r["symbol"] for r in rejected] == ["NOPE-USDT"]
+        text = generate_latest(stack.worker.registry).decode()
+        assert 'feedgate_subscriptions_rejected_total{exchange="binance"} 1.0' in text
         assert "trades:binance:NOPE-USDT" not in stack.subscriber.messages
 
 

@@ -145,6 +145,7 @@ class Worker:
                 mapping[symbol] = listed[symbol]
                 continue
             log.error("%s: %s is not a tradable instrument: rejected", feed.exchange, symbol)
+            self.stats.rejected_instruments[feed.exchange] += 1
             self.publisher.submit(
                 Status(
                     feed.exchange,
