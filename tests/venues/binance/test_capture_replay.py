@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,20 +33,13 @@ from feedgate.protocol.booksync import SyncState
 from feedgate.venues.binance import wire
 from feedgate.venues.binance.options import BinanceOptions
 from feedgate.venues.binance.protocol import BinanceProtocol
+from tests.venues.captures import capture_marker, read_capture, received, us
+from tests.venues.refbook import best_first, set_level
 
-CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "captures"
-CAPTURE = CAPTURES / "binance.jsonl.zst"
-
-pytestmark = pytest.mark.skipif(
-    not CAPTURE.exists(),
-    reason=f"no Binance capture at {CAPTURE} (a fresh checkout has no ../shared/captures)",
-)
+CAPTURE = "binance.jsonl.zst"
+pytestmark = capture_marker(CAPTURE)
 
 UNSUBSCRIBED_KINDS = {"bookTicker", "kline_1m"}
-
-
-def us(seconds: float) -> int:
-    return round(seconds * 1_000_000)
 
 
 @dataclass
@@ -59,19 +51,13 @@ class Capture:
     snapshots: dict[str, tuple[float, str, str]] = field(default_factory=dict)  # ts, url, body
 
     def recv(self) -> list[tuple[float, dict[str, Any], str]]:
-        return [
-            (r["ts"], json.loads(r["data"]), r["data"]) for r in self.records if r["t"] == "recv"
-        ]
+        return received(self.records)
 
 
 @pytest.fixture(scope="module")
 def capture() -> Capture:
-    zstandard = pytest.importorskip("zstandard")
-    with CAPTURE.open("rb") as f:
-        text = zstandard.ZstdDecompressor().stream_reader(f).read().decode()
-    lines = [json.loads(line) for line in text.splitlines() if line]
-    header, records = lines[0], lines[1:]
-    assert header["t"] == "header" and header["format"] == 2
+    header, records = read_capture(CAPTURE)
+    assert header["format"] == 2
     cap = Capture(header, records)
     cap.symbols = list(header["config"]["l2_book"])
     assert cap.symbols == ["NKN-USDT", "BLZ-ETH", "LRC-BTC", "RUNE-EUR"]
@@ -116,14 +102,9 @@ def reference_book(capture: Capture, venue_symbol: str) -> tuple[tuple[Level, ..
             first = False
         for key in ("b", "a"):
             for price, qty in event[key]:
-                if Decimal(qty) == 0:
-                    sides[key].pop(Decimal(price), None)
-                else:
-                    sides[key][Decimal(price)] = (price, qty)
+                set_level(sides[key], price, qty)
         local = event["u"]
-    bids = tuple(sides["b"][p] for p in sorted(sides["b"], reverse=True))
-    asks = tuple(sides["a"][p] for p in sorted(sides["a"]))
-    return bids, asks
+    return best_first(sides["b"], sides["a"])
 
 
 class Follower:
@@ -139,15 +120,10 @@ class Follower:
     def delta(self, bids: tuple[Level, ...], asks: tuple[Level, ...]) -> None:
         for name, levels in (("bids", bids), ("asks", asks)):
             for price, qty in levels:
-                if Decimal(qty) == 0:
-                    self.sides[name].pop(Decimal(price), None)
-                else:
-                    self.sides[name][Decimal(price)] = (price, qty)
+                set_level(self.sides[name], price, qty)
 
     def book(self) -> tuple[tuple[Level, ...], ...]:
-        bids = tuple(self.sides["bids"][p] for p in sorted(self.sides["bids"], reverse=True))
-        asks = tuple(self.sides["asks"][p] for p in sorted(self.sides["asks"]))
-        return bids, asks
+        return best_first(self.sides["bids"], self.sides["asks"])
 
 
 # -- the replay ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feedgate.events import Bbo, BookDelta, BookSnapshot, Event, Side, Status, StatusEvent, Trade
@@ -25,6 +25,14 @@ from feedgate.protocol.base import (
 from feedgate.protocol.booksync import SyncState
 from feedgate.venues.binance.options import BinanceOptions
 from feedgate.venues.binance.protocol import BinanceProtocol
+from tests.venues.actions import events, of_type
+from tests.venues.mutation import (
+    ARBITRARY_FRAMES,
+    draw_mutated,
+    fuzz_settings,
+    json_values,
+    on_frame_checked,
+)
 
 BTC, ETH = "BTC-USDT", "ETH-USDT"
 VENUE_SYMBOLS = {BTC: "BTCUSDT", ETH: "ETHUSDT"}
@@ -93,14 +101,6 @@ def make(*topics: Topic, **options: Any) -> BinanceProtocol:
 def sent(actions: list[Action]) -> list[dict[str, Any]]:
     assert all(isinstance(a, Send) for a in actions)
     return [orjson.loads(a.data) for a in actions if isinstance(a, Send)]
-
-
-def events(actions: list[Action]) -> list[Event]:
-    return [a.event for a in actions if isinstance(a, Emit)]
-
-
-def of_type(actions: list[Action], kind: type) -> list[Any]:
-    return [e for e in events(actions) if isinstance(e, kind)]
 
 
 def ack(request_id: int) -> bytes:
@@ -566,43 +566,9 @@ def test_malformed_trades_are_counted(change: dict[str, Any]) -> None:
     assert [type(a) for a in proto.on_frame(orjson.dumps(frame), T0)] == [CountParseError]
 
 
-def _json_values() -> st.SearchStrategy[Any]:
-    leaves = (
-        st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
-        | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6)
-        | st.sampled_from(["0", "0.00000000", "nan", "-1", "1e3", "94250.00", "btcusdt@trade"])
-    )  # fmt: skip
-    return st.recursive(
-        leaves,
-        lambda inner: (
-            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
-        ),
-        max_leaves=6,
-    )
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    paths = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            paths += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            paths += _paths(child, (*prefix, index))
-    return paths
-
-
-def _mutate(root: Any, path: tuple[Any, ...], replacement: Any, delete: bool) -> Any:
-    if not path:
-        return replacement
-    parent = root
-    for step in path[:-1]:
-        parent = parent[step]
-    if delete and isinstance(parent, dict):
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = replacement
-    return root
+JSON_VALUES = json_values(
+    st.sampled_from(["0", "0.00000000", "nan", "-1", "1e3", "94250.00", "btcusdt@trade"])
+)
 
 
 VALID_FRAMES: list[bytes] = [
@@ -614,32 +580,21 @@ VALID_FRAMES: list[bytes] = [
 ]  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.binary(max_size=200), st.text(max_size=200)))
+@fuzz_settings(max_examples=150)
+@given(ARBITRARY_FRAMES)
 def test_arbitrary_input_never_raises(frame: str | bytes) -> None:
     proto = book_proto()
     sync_book(proto)
-    before = book_state(proto)
-    actions = proto.on_frame(frame, T0)
-    assert isinstance(actions, list)
-    if any(isinstance(a, CountParseError) for a in actions):
-        assert book_state(proto) == before
+    on_frame_checked(proto, frame, T0, book_state)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(max_examples=400)
 @given(st.data())
 def test_mutated_valid_frames_never_raise(data: st.DataObject) -> None:
     proto = book_proto()
     sync_book(proto)
-    frame = orjson.loads(data.draw(st.sampled_from(VALID_FRAMES)))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(frame)))
-        frame = _mutate(frame, path, data.draw(_json_values()), data.draw(st.booleans()))
-    before = book_state(proto)
-    actions = proto.on_frame(orjson.dumps(frame), T0)
-    assert isinstance(actions, list)
-    if any(isinstance(a, CountParseError) for a in actions):
-        assert book_state(proto) == before
+    frame = draw_mutated(data, orjson.loads(data.draw(st.sampled_from(VALID_FRAMES))), JSON_VALUES)
+    on_frame_checked(proto, orjson.dumps(frame), T0, book_state)
     # the book stays usable whatever came in
     sync = proto._books["BTCUSDT"].sync
     if sync.state is SyncState.SYNCED:

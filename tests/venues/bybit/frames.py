@@ -7,8 +7,7 @@ from typing import Any
 
 import orjson
 
-from feedgate.events import Event
-from feedgate.protocol.base import Action, ConnectionSpec, Emit, Send, Topic
+from feedgate.protocol.base import Action, ConnectionSpec, Send, Topic
 from feedgate.venues.bybit.options import BybitOptions
 from feedgate.venues.bybit.protocol import BybitProtocol
 
@@ -117,14 +116,6 @@ def make(*topics: Topic, **options: Any) -> BybitProtocol:
 
 def sent(actions: list[Action]) -> list[dict[str, Any]]:
     return [orjson.loads(a.data) for a in actions if isinstance(a, Send)]
-
-
-def events(actions: list[Action]) -> list[Event]:
-    return [a.event for a in actions if isinstance(a, Emit)]
-
-
-def of_type(actions: list[Action], kind: type) -> list[Any]:
-    return [e for e in events(actions) if isinstance(e, kind)]
 
 
 def ack(req_id: str, op: str = "subscribe") -> bytes:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,7 +22,6 @@ from feedgate.protocol.base import (
     Action,
     ConnectionSpec,
     CountParseError,
-    Emit,
     Resync,
     Send,
     Subscribed,
@@ -33,20 +31,14 @@ from feedgate.protocol.booksync import SyncState
 from feedgate.venues.bybit.options import BybitOptions
 from feedgate.venues.bybit.protocol import BybitProtocol
 from feedgate.venues.bybit.wire import parse_instruments
+from tests.venues.actions import of_type
+from tests.venues.captures import capture_marker, read_capture, us
+from tests.venues.refbook import best_first, set_level
 
-CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "captures"
-CAPTURE = CAPTURES / "bybit.jsonl.zst"
-
-pytestmark = pytest.mark.skipif(
-    not CAPTURE.exists(),
-    reason=f"no Bybit capture at {CAPTURE} (a fresh checkout has no ../shared/captures)",
-)
+CAPTURE = "bybit.jsonl.zst"
+pytestmark = capture_marker(CAPTURE)
 
 OURS = ("orderbook", "publicTrade")
-
-
-def us(seconds: float) -> int:
-    return round(seconds * 1_000_000)
 
 
 @dataclass
@@ -67,12 +59,8 @@ class Capture:
 
 @pytest.fixture(scope="module")
 def capture() -> Capture:
-    zstandard = pytest.importorskip("zstandard")
-    with CAPTURE.open("rb") as f:
-        text = zstandard.ZstdDecompressor().stream_reader(f).read().decode()
-    lines = [json.loads(line) for line in text.splitlines() if line]
-    header, records = lines[0], lines[1:]
-    assert header["t"] == "header" and header["exchange"] == "BYBIT"
+    header, records = read_capture(CAPTURE)
+    assert header["exchange"] == "BYBIT"
     instruments: dict[str, dict[str, str]] = {}
     connections: dict[str, Connection] = {}
     by_conn: dict[str, Connection] = {}
@@ -148,10 +136,6 @@ def kind(msg: dict[str, Any]) -> str:
     return str(msg.get("topic", "")).split(".")[0] or f"op:{msg.get('op')}"
 
 
-def emitted(actions: list[Action], cls: type) -> list[Any]:
-    return [a.event for a in actions if isinstance(a, Emit) and isinstance(a.event, cls)]
-
-
 def test_we_subscribe_what_the_recording_subscribed_and_the_acks_count(replayed: Replay) -> None:
     ours = {a for frame in replayed.subscribe for a in frame["args"]}
     assert ours == {a for a in replayed.conn.sent_args if a.startswith(OURS)}
@@ -180,10 +164,10 @@ def test_trade_and_book_frames_parse_without_errors(replayed: Replay) -> None:
 def test_each_book_syncs_once_and_never_resets(replayed: Replay) -> None:
     all_actions = [a for _, _, actions in replayed.per_frame for a in actions]
     assert not [a for a in all_actions if isinstance(a, Resync)]
-    statuses = [s.event for s in emitted(all_actions, Status)]
+    statuses = [s.event for s in of_type(all_actions, Status)]
     assert StatusEvent.BOOK_RESET not in statuses
     assert statuses.count(StatusEvent.BOOK_SYNCED) == len(replayed.conn.symbols)
-    snaps = emitted(all_actions, BookSnapshot)
+    snaps = of_type(all_actions, BookSnapshot)
     assert sorted(s.symbol for s in snaps) == sorted(replayed.conn.symbols)
     for venue_symbol in replayed.conn.symbols.values():
         sync = replayed.proto._books[venue_symbol].sync
@@ -199,11 +183,11 @@ def test_every_delta_is_published_as_received(replayed: Replay) -> None:
             continue
         data = msg["data"]
         if msg["type"] == "snapshot":
-            (snap,) = emitted(actions, BookSnapshot)
+            (snap,) = of_type(actions, BookSnapshot)
             assert snap.ts == msg["cts"] * 1000 and snap.depth == 200
             assert snap.bids == tuple(tuple(level) for level in data["b"])
             continue
-        assert emitted(actions, BookDelta) == [BookDelta(
+        assert of_type(actions, BookDelta) == [BookDelta(
             "bybit", by_venue[data["s"]], data["s"], msg["cts"] * 1000, us(ts),
             tuple((p, q) for p, q in data["b"]), tuple((p, q) for p, q in data["a"]),
         )]  # fmt: skip
@@ -221,13 +205,8 @@ def reference_book(conn: Connection, venue_symbol: str) -> tuple[tuple[Level, ..
             sides = {"b": {}, "a": {}}
         for key in ("b", "a"):
             for price, size in msg["data"][key]:
-                if Decimal(size) == 0:
-                    sides[key].pop(Decimal(price), None)
-                else:
-                    sides[key][Decimal(price)] = (price, size)
-    bids = tuple(sides["b"][p] for p in sorted(sides["b"], reverse=True))
-    asks = tuple(sides["a"][p] for p in sorted(sides["a"]))
-    return bids, asks
+                set_level(sides[key], price, size)
+    return best_first(sides["b"], sides["a"])
 
 
 def test_final_books_equal_the_reference_for_the_gateway_and_its_subscribers(
@@ -235,28 +214,21 @@ def test_final_books_equal_the_reference_for_the_gateway_and_its_subscribers(
 ) -> None:
     followers: dict[str, dict[str, dict[Decimal, Level]]] = {}
     for _, _, actions in replayed.per_frame:
-        for event in emitted(actions, BookSnapshot):
+        for event in of_type(actions, BookSnapshot):
             followers[event.symbol] = {"b": {}, "a": {}}
-        for event in [*emitted(actions, BookSnapshot), *emitted(actions, BookDelta)]:
+        for event in [*of_type(actions, BookSnapshot), *of_type(actions, BookDelta)]:
             for key, levels in (("b", event.bids), ("a", event.asks)):
                 for price, size in levels:
-                    if Decimal(size) == 0:
-                        followers[event.symbol][key].pop(Decimal(price), None)
-                    else:
-                        followers[event.symbol][key][Decimal(price)] = (price, size)
+                    set_level(followers[event.symbol][key], price, size)
     for symbol, venue_symbol in replayed.conn.symbols.items():
         expected = reference_book(replayed.conn, venue_symbol)
         book = replayed.proto._books[venue_symbol].sync.book
         assert (book.bids.top(), book.asks.top()) == expected, venue_symbol
-        follower = followers[symbol]
-        rebuilt = (
-            tuple(follower["b"][p] for p in sorted(follower["b"], reverse=True)),
-            tuple(follower["a"][p] for p in sorted(follower["a"])),
-        )
+        rebuilt = best_first(followers[symbol]["b"], followers[symbol]["a"])
         assert rebuilt == expected, f"{symbol}: what subscribers rebuild"
         assert not book.is_crossed()
     last = max(ts for ts, _, _ in replayed.per_frame)
-    checkpoints = emitted(replayed.proto.on_tick(us(last + 10)), BookSnapshot)
+    checkpoints = of_type(replayed.proto.on_tick(us(last + 10)), BookSnapshot)
     assert {c.venue_symbol for c in checkpoints} == set(replayed.conn.symbols.values())
     assert all(c.checkpoint for c in checkpoints)
 
@@ -268,7 +240,7 @@ def test_trades_carry_the_captured_prices_sizes_ids_and_taker_sides(replayed: Re
     for ts, msg, actions in replayed.per_frame:
         if kind(msg) != "publicTrade":
             continue
-        assert emitted(actions, Trade) == [
+        assert of_type(actions, Trade) == [
             Trade("bybit", by_venue[t["s"]], t["s"], t["T"] * 1000, us(ts), t["i"], t["p"], t["v"],
                   sides[t["S"]])
             for t in msg["data"]

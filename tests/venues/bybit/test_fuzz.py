@@ -4,16 +4,15 @@ capture's; hypothesis mutates them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feedgate.events import BookDelta
 from feedgate.protocol.base import CountParseError
 from feedgate.protocol.booksync import SyncState
+from tests.venues.actions import events
 from tests.venues.bybit.frames import (
     CAPTURED_LINEAR_ACK,
     CAPTURED_LINEAR_TRADE,
@@ -28,9 +27,15 @@ from tests.venues.bybit.frames import (
     T0,
     book_state,
     delta,
-    events,
     snapshot,
     synced,
+)
+from tests.venues.mutation import (
+    ARBITRARY_FRAMES,
+    draw_mutated,
+    fuzz_settings,
+    json_values,
+    on_frame_checked,
 )
 
 VALID_FRAMES: list[bytes] = [
@@ -70,71 +75,25 @@ def test_junk_is_counted_and_the_book_is_untouched(frame: str | bytes) -> None:
     assert book_state(proto) == before
 
 
-def _json_values() -> st.SearchStrategy[Any]:
-    leaves = (
-        st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
-        | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6)
-        | st.sampled_from(["0", "nan", "-1", "1e3", "16493.50", "snapshot", "delta", "Buy",
-                           "subscribe", "publicTrade.BTCUSDT", "orderbook.50.BTCUSDT"])
-        | st.sampled_from([1, SNAP_U, SNAP_U + 1, SNAP_U + 2])
-    )  # fmt: skip
-    return st.recursive(
-        leaves,
-        lambda inner: (
-            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
-        ),
-        max_leaves=6,
-    )
+JSON_VALUES = json_values(
+    st.sampled_from(["0", "nan", "-1", "1e3", "16493.50", "snapshot", "delta", "Buy",
+                     "subscribe", "publicTrade.BTCUSDT", "orderbook.50.BTCUSDT"]),
+    st.sampled_from([1, SNAP_U, SNAP_U + 1, SNAP_U + 2]),
+)  # fmt: skip
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    paths = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            paths += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            paths += _paths(child, (*prefix, index))
-    return paths
-
-
-def _mutate(root: Any, path: tuple[Any, ...], replacement: Any, delete: bool) -> Any:
-    if not path:
-        return replacement
-    parent = root
-    for step in path[:-1]:
-        parent = parent[step]
-    if delete and isinstance(parent, dict):
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = replacement
-    return root
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.binary(max_size=200), st.text(max_size=200)))
+@fuzz_settings(max_examples=150)
+@given(ARBITRARY_FRAMES)
 def test_arbitrary_input_never_raises(frame: str | bytes) -> None:
-    proto = synced()
-    before = book_state(proto)
-    actions = proto.on_frame(frame, T0)
-    assert isinstance(actions, list)
-    if any(isinstance(a, CountParseError) for a in actions):
-        assert book_state(proto) == before
+    on_frame_checked(synced(), frame, T0, book_state)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(max_examples=400)
 @given(st.data())
 def test_mutated_valid_frames_never_raise(data: st.DataObject) -> None:
     proto = synced()
-    frame = orjson.loads(data.draw(st.sampled_from(VALID_FRAMES)))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(frame)))
-        frame = _mutate(frame, path, data.draw(_json_values()), data.draw(st.booleans()))
-    before = book_state(proto)
-    actions = proto.on_frame(orjson.dumps(frame), T0)
-    assert isinstance(actions, list)
-    if any(isinstance(a, CountParseError) for a in actions):
-        assert book_state(proto) == before
+    frame = draw_mutated(data, orjson.loads(data.draw(st.sampled_from(VALID_FRAMES))), JSON_VALUES)
+    on_frame_checked(proto, orjson.dumps(frame), T0, book_state)
     # the book stays usable whatever came in
     sync = proto._books["BTCUSDT"].sync
     if sync.state is SyncState.SYNCED:

@@ -11,6 +11,7 @@ import pytest
 from feedgate.events import Bbo, BookDelta, BookSnapshot, Side, Status, StatusEvent, Trade
 from feedgate.protocol.base import CountParseError, Emit, Resync, Send, Subscribed, Topic
 from feedgate.protocol.booksync import SyncState
+from tests.venues.actions import events, of_type
 from tests.venues.bybit.frames import (
     BTC,
     CAPTURED_LINEAR_TRADE,
@@ -26,9 +27,7 @@ from tests.venues.bybit.frames import (
     book_proto,
     book_state,
     delta,
-    events,
     make,
-    of_type,
     opened,
     sent,
     snapshot,

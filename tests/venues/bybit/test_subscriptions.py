@@ -15,6 +15,7 @@ from feedgate.events import Status, StatusEvent, Trade
 from feedgate.protocol.base import CountParseError, Subscribed, Topic
 from feedgate.venues.bybit.protocol import BybitProtocol
 from feedgate.venues.bybit.subscriptions import Ledger
+from tests.venues.actions import of_type
 from tests.venues.bybit.frames import (
     BTC,
     CONN,
@@ -29,7 +30,6 @@ from tests.venues.bybit.frames import (
     delta,
     failure,
     make,
-    of_type,
     sent,
     snapshot,
     trade_frame,

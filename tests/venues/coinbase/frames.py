@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from feedgate.events import Event
-from feedgate.protocol.base import Action, ConnectionSpec, Emit, Send, Topic
+from feedgate.protocol.base import Action, ConnectionSpec, Send, Topic
 from feedgate.venues.coinbase.options import CoinbaseOptions
 from feedgate.venues.coinbase.protocol import CoinbaseProtocol
 
@@ -127,14 +126,6 @@ def all_topics(*products: str) -> tuple[Topic, ...]:
 
 def sent(actions: list[Action]) -> list[dict[str, Any]]:
     return [json.loads(a.data) for a in actions if isinstance(a, Send)]
-
-
-def events(actions: list[Action]) -> list[Event]:
-    return [a.event for a in actions if isinstance(a, Emit)]
-
-
-def of_type(actions: list[Action], kind: type) -> list[Any]:
-    return [e for e in events(actions) if isinstance(e, kind)]
 
 
 def connected(proto: CoinbaseProtocol, *, sync: tuple[str, ...] = ()) -> Venue:

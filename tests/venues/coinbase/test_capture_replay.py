@@ -14,7 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,22 +33,16 @@ from feedgate.protocol.booksync import SyncState
 from feedgate.venues.coinbase.options import CoinbaseOptions
 from feedgate.venues.coinbase.protocol import CoinbaseProtocol
 from feedgate.venues.coinbase.wire import parse_products
+from tests.venues.actions import of_type
+from tests.venues.captures import capture_marker, read_capture, received, us
+from tests.venues.refbook import best_first, set_level
 
-CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "captures"
-CAPTURE = CAPTURES / "coinbase.jsonl.zst"
-
-pytestmark = pytest.mark.skipif(
-    not CAPTURE.exists(),
-    reason=f"no Coinbase capture at {CAPTURE} (a fresh checkout has no ../shared/captures)",
-)
+CAPTURE = "coinbase.jsonl.zst"
+pytestmark = capture_marker(CAPTURE)
 
 PRODUCTS = ["BTC-USD", "ETH-USD"]
 UNSUBSCRIBED = {"ticker", "candles"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def us(seconds: float) -> int:
-    return round(seconds * 1_000_000)
 
 
 def time_us(text: str) -> int:
@@ -66,9 +59,7 @@ class Capture:
     products: bytes
 
     def recv(self) -> list[tuple[float, dict[str, Any], str]]:
-        return [
-            (r["ts"], json.loads(r["data"]), r["data"]) for r in self.records if r["t"] == "recv"
-        ]
+        return received(self.records)
 
     def of(self, channel: str) -> list[tuple[float, dict[str, Any], str]]:
         return [frame for frame in self.recv() if frame[1]["channel"] == channel]
@@ -76,12 +67,8 @@ class Capture:
 
 @pytest.fixture(scope="module")
 def capture() -> Capture:
-    zstandard = pytest.importorskip("zstandard")
-    with CAPTURE.open("rb") as f:
-        text = zstandard.ZstdDecompressor().stream_reader(f).read().decode()
-    lines = [json.loads(line) for line in text.splitlines() if line]
-    header, records = lines[0], lines[1:]
-    assert header["t"] == "header" and header["format"] == 2
+    header, records = read_capture(CAPTURE)
+    assert header["format"] == 2
     assert header["config"]["l2_book"] == PRODUCTS == header["config"]["trades"]
     (products,) = [r for r in records if r["t"] == "http"]
     assert products["url"].endswith("/api/v3/brokerage/market/products")
@@ -98,9 +85,7 @@ class Replay:
         return [a for _, _, actions in self.per_frame for a in actions]
 
     def published(self, kind: type) -> list[Any]:
-        return [
-            a.event for a in self.actions() if isinstance(a, Emit) and isinstance(a.event, kind)
-        ]
+        return of_type(self.actions(), kind)
 
 
 def replay(capture: Capture) -> Replay:
@@ -133,18 +118,8 @@ def reference_books(capture: Capture) -> dict[str, tuple[tuple[Level, ...], tupl
                 sides[event["product_id"]] = {"bid": {}, "offer": {}}
             book = sides[event["product_id"]]
             for u in event["updates"]:
-                price, size = u["price_level"], u["new_quantity"]
-                if Decimal(size) == 0:
-                    book[u["side"]].pop(Decimal(price), None)
-                else:
-                    book[u["side"]][Decimal(price)] = (price, size)
-    return {
-        product: (
-            tuple(book["bid"][p] for p in sorted(book["bid"], reverse=True)),
-            tuple(book["offer"][p] for p in sorted(book["offer"])),
-        )
-        for product, book in sides.items()
-    }
+                set_level(book[u["side"]], u["price_level"], u["new_quantity"])
+    return {product: best_first(book["bid"], book["offer"]) for product, book in sides.items()}
 
 
 # -- the tests ------------------------------------------------------------------------------------
@@ -229,19 +204,15 @@ def test_final_books_equal_the_reference(capture: Capture, replayed: Replay) -> 
         if isinstance(event, (BookSnapshot, BookDelta)):
             for name, levels in (("bids", event.bids), ("asks", event.asks)):
                 for price, size in levels:
-                    if Decimal(size) == 0:
-                        followed[event.symbol][name].pop(Decimal(price), None)
-                    else:
-                        followed[event.symbol][name][Decimal(price)] = (price, size)
+                    set_level(followed[event.symbol][name], price, size)
     for product in PRODUCTS:
         book = replayed.proto._books[product].sync
         assert book.state is SyncState.SYNCED
         assert (book.book.bids.top(), book.book.asks.top()) == reference[product], product
         sides = followed[product]
-        assert (
-            tuple(sides["bids"][p] for p in sorted(sides["bids"], reverse=True)),
-            tuple(sides["asks"][p] for p in sorted(sides["asks"])),
-        ) == reference[product], f"{product}: what subscribers rebuild"
+        assert best_first(sides["bids"], sides["asks"]) == reference[product], (
+            f"{product}: what subscribers rebuild"
+        )
         assert len(reference[product][0]) > 1000  # full depth (§2.5)
         (last_bbo,) = [b for b in replayed.published(Bbo) if b.symbol == product][-1:]
         bids, asks = reference[product]

@@ -9,6 +9,7 @@ import json
 from feedgate.events import Bbo, BookDelta, BookSnapshot, Side, Status, StatusEvent, Trade
 from feedgate.protocol.base import CountParseError, Emit, Resync, Send, Subscribed, Topic
 from feedgate.protocol.booksync import SyncState
+from tests.venues.actions import events, of_type
 from tests.venues.coinbase.frames import (
     BTC,
     CONN,
@@ -27,10 +28,8 @@ from tests.venues.coinbase.frames import (
     all_topics,
     book_state,
     connected,
-    events,
     make,
     numbered,
-    of_type,
     sent,
     trade,
 )

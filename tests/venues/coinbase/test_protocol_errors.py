@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feedgate.events import BookDelta, Status, StatusEvent, Trade
@@ -22,6 +22,7 @@ from feedgate.protocol.base import (
 from feedgate.protocol.booksync import SyncState
 from feedgate.venues.coinbase.options import CoinbaseOptions
 from feedgate.venues.coinbase.protocol import CoinbaseProtocol
+from tests.venues.actions import of_type
 from tests.venues.coinbase.frames import (
     BTC,
     CONN,
@@ -38,9 +39,15 @@ from tests.venues.coinbase.frames import (
     connected,
     l2_event,
     make,
-    of_type,
     sent,
     trade,
+)
+from tests.venues.mutation import (
+    ARBITRARY_FRAMES,
+    draw_mutated,
+    fuzz_settings,
+    json_values,
+    on_frame_checked,
 )
 
 SOL = "SOL-USD"
@@ -205,44 +212,10 @@ def test_an_event_whose_product_cannot_be_told_resyncs_every_book() -> None:
 # -- fuzzing: nothing raises out of on_frame, junk never reaches a book ----------------------------
 
 
-def _json_values() -> st.SearchStrategy[Any]:
-    leaves = (
-        st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
-        | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6)
-        | st.sampled_from(["0", "bid", "offer", "ask", "snapshot", "update", "BTC-USD", "nan",
-                           "2024-10-08T09:10:53.335085Z", "-1", "1e3", "BUY"])
-    )  # fmt: skip
-    return st.recursive(
-        leaves,
-        lambda inner: (
-            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
-        ),
-        max_leaves=6,
-    )
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    paths = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            paths += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            paths += _paths(child, (*prefix, index))
-    return paths
-
-
-def _mutate(root: Any, path: tuple[Any, ...], replacement: Any, delete: bool) -> Any:
-    if not path:
-        return replacement
-    parent = root
-    for step in path[:-1]:
-        parent = parent[step]
-    if delete and isinstance(parent, dict):
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = replacement
-    return root
+JSON_VALUES = json_values(
+    st.sampled_from(["0", "bid", "offer", "ask", "snapshot", "update", "BTC-USD", "nan",
+                     "2024-10-08T09:10:53.335085Z", "-1", "1e3", "BUY"])
+)  # fmt: skip
 
 
 def _valid_frames(seq: int) -> list[dict[str, Any]]:
@@ -256,28 +229,22 @@ def _valid_frames(seq: int) -> list[dict[str, Any]]:
     return frames
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.binary(max_size=200), st.text(max_size=200)))
+@fuzz_settings(max_examples=150)
+@given(ARBITRARY_FRAMES)
 def test_arbitrary_input_never_raises(frame: str | bytes) -> None:
     proto = make(*all_topics(BTC))
     connected(proto, sync=(BTC,))
-    before = book_state(proto)
-    actions = proto.on_frame(frame, T0)
-    assert isinstance(actions, list)
-    if any(isinstance(a, CountParseError) for a in actions):
-        assert book_state(proto) == before
+    on_frame_checked(proto, frame, T0, book_state)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(max_examples=400)
 @given(st.data())
 def test_mutated_valid_frames_never_raise_or_publish_junk(data: st.DataObject) -> None:
     proto = make(*all_topics(BTC))
     venue = connected(proto, sync=(BTC,))
     frame = data.draw(st.sampled_from(_valid_frames(venue.seq)))
     venue.seq += 1
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(frame)))
-        frame = _mutate(frame, path, data.draw(_json_values()), data.draw(st.booleans()))
+    frame = draw_mutated(data, frame, JSON_VALUES)
     actions = proto.on_frame(json.dumps(frame), T0)
     assert isinstance(actions, list)
     for delta in of_type(actions, BookDelta):

@@ -12,8 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from feedgate.events import Event
-from feedgate.protocol.base import Action, ConnectionSpec, Emit, Send, Topic
+from feedgate.protocol.base import Action, ConnectionSpec, Send, Topic
 from feedgate.venues.kraken import wire
 from feedgate.venues.kraken.options import KrakenOptions
 from feedgate.venues.kraken.protocol import KrakenProtocol
@@ -157,14 +156,6 @@ def make(*topics: Topic, **options: Any) -> KrakenProtocol:
 
 def sent(actions: list[Action]) -> list[dict[str, Any]]:
     return [orjson.loads(a.data) for a in actions if isinstance(a, Send)]
-
-
-def events(actions: list[Action]) -> list[Event]:
-    return [a.event for a in actions if isinstance(a, Emit)]
-
-
-def of_type(actions: list[Action], kind: type) -> list[Any]:
-    return [e for e in events(actions) if isinstance(e, kind)]
 
 
 def ack_for(request: dict[str, Any]) -> list[bytes]:

@@ -20,6 +20,7 @@ from feedgate.venues.kraken.checksum import (
     infer_precision,
     level_digits,
 )
+from tests.venues.actions import of_type
 from tests.venues.kraken.docframes import (
     BTC,
     CAPTURE,
@@ -33,7 +34,6 @@ from tests.venues.kraken.docframes import (
     decimal_levels,
     example_frames,
     make,
-    of_type,
     opened,
     sent,
 )

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feedgate.events import BookDelta
@@ -23,6 +23,7 @@ from feedgate.protocol.base import (
 )
 from feedgate.protocol.booksync import SyncState
 from feedgate.venues.kraken.protocol import KrakenProtocol
+from tests.venues.actions import of_type
 from tests.venues.kraken.docframes import (
     BTC,
     DOC_ACK,
@@ -37,9 +38,9 @@ from tests.venues.kraken.docframes import (
     capture,
     example_frames,
     make,
-    of_type,
     opened,
 )
+from tests.venues.mutation import ARBITRARY_FRAMES, draw_mutated, fuzz_settings, json_values
 
 KNOWN = (Send, Emit, Reconnect, CountParseError, Resync, Subscribed)
 
@@ -68,54 +69,21 @@ def check(proto: KrakenProtocol, actions: list[Action], before: list[Any]) -> No
         assert state(proto) == before
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.binary(max_size=200), st.text(max_size=200)))
+@fuzz_settings(max_examples=200)
+@given(ARBITRARY_FRAMES)
 def test_arbitrary_input_never_raises(frame: str | bytes) -> None:
     proto = proto_synced()
     before = state(proto)
     check(proto, proto.on_frame(frame, T0), before)
 
 
-def _json_values() -> st.SearchStrategy[Any]:
-    leaves = (
-        st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-        | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6)
-        | st.sampled_from(["BTC/USD", "ETH/USD", "book", "trade", "snapshot", "update", 0.0,
-                           2**32, "2023-07-30T15:29:58.343415Z", "2023-07-30T15:29:58Z"])
-    )  # fmt: skip
-    return st.recursive(
-        leaves,
-        lambda inner: (
-            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-        ),
-        max_leaves=6,
-    )
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    paths = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            paths += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            paths += _paths(child, (*prefix, index))
-    return paths
-
-
-def _mutate(root: Any, path: tuple[Any, ...], replacement: Any, delete: bool) -> Any:
-    if not path:
-        return replacement
-    parent = root
-    for step in path[:-1]:
-        parent = parent[step]
-    if delete and isinstance(parent, dict):
-        del parent[path[-1]]
-    elif delete and isinstance(parent, list):
-        parent.pop(path[-1])
-    else:
-        parent[path[-1]] = replacement
-    return root
+# integers beyond 64 bits too (the frames are written with stdlib json); deletions pop list items
+JSON_VALUES = json_values(
+    st.sampled_from(["BTC/USD", "ETH/USD", "book", "trade", "snapshot", "update", 0.0,
+                     2**32, "2023-07-30T15:29:58.343415Z", "2023-07-30T15:29:58Z"]),
+    integers=st.integers(-(2**70), 2**70),
+    key_size=5,
+)  # fmt: skip
 
 
 def valid_frames() -> list[bytes]:
@@ -127,14 +95,12 @@ def valid_frames() -> list[bytes]:
     ]  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(max_examples=400)
 @given(st.data())
 def test_mutated_valid_frames_never_raise(data: st.DataObject) -> None:
     proto = proto_synced()
     frame = orjson.loads(data.draw(st.sampled_from(valid_frames())))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(frame)))
-        frame = _mutate(frame, path, data.draw(_json_values()), data.draw(st.booleans()))
+    frame = draw_mutated(data, frame, JSON_VALUES, pop_from_lists=True)
     before = state(proto)
     # stdlib json: orjson cannot write integers beyond 64 bits, which the venue could send
     check(proto, proto.on_frame(json.dumps(frame), T0), before)

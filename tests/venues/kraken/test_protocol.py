@@ -23,6 +23,7 @@ from feedgate.protocol.booksync import SyncState
 from feedgate.venues import get_venue
 from feedgate.venues.kraken import wire
 from feedgate.venues.kraken.protocol import MAX_CHECKSUM_FAILURES, KrakenProtocol
+from tests.venues.actions import events, of_type
 from tests.venues.kraken.docframes import (
     BTC,
     DOC_ACK,
@@ -36,10 +37,8 @@ from tests.venues.kraken.docframes import (
     T0,
     ack_for,
     capture,
-    events,
     example_frames,
     make,
-    of_type,
     opened,
     sent,
 )

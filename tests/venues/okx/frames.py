@@ -6,8 +6,7 @@ from typing import Any
 
 import orjson
 
-from feedgate.events import Event
-from feedgate.protocol.base import Action, ConnectionSpec, Emit, Send, Topic
+from feedgate.protocol.base import Action, ConnectionSpec, Send, Topic
 from feedgate.venues.okx.options import OkxOptions
 from feedgate.venues.okx.protocol import OkxProtocol
 
@@ -103,14 +102,6 @@ def sent(actions: list[Action]) -> list[Any]:
         if isinstance(a, Send):
             out.append(a.data if a.data == "ping" else orjson.loads(a.data))
     return out
-
-
-def events(actions: list[Action]) -> list[Event]:
-    return [a.event for a in actions if isinstance(a, Emit)]
-
-
-def of_type(actions: list[Action], kind: type) -> list[Any]:
-    return [e for e in events(actions) if isinstance(e, kind)]
 
 
 def opened(proto: OkxProtocol, now: int = T0) -> OkxProtocol:

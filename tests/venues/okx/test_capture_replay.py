@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,22 +32,16 @@ from feedgate.venues.okx import wire
 from feedgate.venues.okx.checksum import legacy_checksum
 from feedgate.venues.okx.options import OkxOptions
 from feedgate.venues.okx.protocol import OkxProtocol
+from tests.venues.actions import of_type
+from tests.venues.captures import capture_marker, read_capture, received, us
+from tests.venues.refbook import best_first, set_level
 
-CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "captures"
-CAPTURE = CAPTURES / "okx.jsonl.zst"
-
-pytestmark = pytest.mark.skipif(
-    not CAPTURE.exists(),
-    reason=f"no OKX capture at {CAPTURE} (a fresh checkout has no ../shared/captures)",
-)
+CAPTURE = "okx.jsonl.zst"
+pytestmark = capture_marker(CAPTURE)
 
 # canonical → instId as a pinned mapping would give it (the derivatives are not spot symbols)
 VENUE_SYMBOLS = {"BTC-USD": "BTC-USD-220527", "UNI-USD": "UNI-USD-SWAP", "BTC-USDT": "BTC-USDT"}
 BY_INST = {v: k for k, v in VENUE_SYMBOLS.items()}
-
-
-def us(seconds: float) -> int:
-    return round(seconds * 1_000_000)
 
 
 @dataclass
@@ -56,9 +49,7 @@ class Capture:
     records: list[dict[str, Any]]
 
     def recv(self) -> list[tuple[float, dict[str, Any], str]]:
-        return [
-            (r["ts"], json.loads(r["data"]), r["data"]) for r in self.records if r["t"] == "recv"
-        ]
+        return received(self.records)
 
     def pushes(self, channel: str) -> list[tuple[float, dict[str, Any], str]]:
         return [
@@ -70,12 +61,8 @@ class Capture:
 
 @pytest.fixture(scope="module")
 def capture() -> Capture:
-    zstandard = pytest.importorskip("zstandard")
-    with CAPTURE.open("rb") as f:
-        text = zstandard.ZstdDecompressor().stream_reader(f).read().decode()
-    lines = [json.loads(line) for line in text.splitlines() if line]
-    header, records = lines[0], lines[1:]
-    assert header["t"] == "header" and header["exchange"] == "OKX"
+    header, records = read_capture(CAPTURE)
+    assert header["exchange"] == "OKX"
     return Capture(records)
 
 
@@ -89,9 +76,7 @@ class Replay:
         return self.opened + [a for _, actions in self.per_frame for a in actions]
 
     def emitted(self, kind: type) -> list[Any]:
-        return [
-            a.event for a in self.actions() if isinstance(a, Emit) and isinstance(a.event, kind)
-        ]
+        return of_type(self.actions(), kind)
 
 
 @pytest.fixture(scope="module")
@@ -117,22 +102,12 @@ def reference(capture: Capture) -> dict[str, tuple[tuple[Level, ...], tuple[Leve
             sides[inst] = {"bids": {}, "asks": {}}
         for side in ("bids", "asks"):
             for px, sz, _, _ in data[side]:
-                if Decimal(sz) == 0:
-                    sides[inst][side].pop(Decimal(px), None)
-                else:
-                    sides[inst][side][Decimal(px)] = (px, sz)
-        bids = [sides[inst]["bids"][p] for p in sorted(sides[inst]["bids"], reverse=True)]
-        asks = [sides[inst]["asks"][p] for p in sorted(sides[inst]["asks"])]
+                set_level(sides[inst][side], px, sz)
+        bids, asks = best_first(sides[inst]["bids"], sides[inst]["asks"])
         assert legacy_checksum(bids, asks) == data["checksum"], "the recorded checksum"
         checked += 1
     assert checked == 290
-    return {
-        inst: (
-            tuple(s["bids"][p] for p in sorted(s["bids"], reverse=True)),
-            tuple(s["asks"][p] for p in sorted(s["asks"])),
-        )
-        for inst, s in sides.items()
-    }
+    return {inst: best_first(s["bids"], s["asks"]) for inst, s in sides.items()}
 
 
 def test_captured_instruments_map_to_canonical_symbols(capture: Capture) -> None:
@@ -203,16 +178,12 @@ def test_final_books_equal_the_reference(capture: Capture, replayed: Replay) -> 
         if isinstance(event, BookSnapshot | BookDelta):
             for side, levels in (("bids", event.bids), ("asks", event.asks)):
                 for px, sz in levels:
-                    if Decimal(sz) == 0:
-                        followed[event.venue_symbol][side].pop(Decimal(px), None)
-                    else:
-                        followed[event.venue_symbol][side][Decimal(px)] = (px, sz)
+                    set_level(followed[event.venue_symbol][side], px, sz)
     for inst, (bids, asks) in expected.items():
         book = replayed.proto._books[inst].sync.book
         assert (book.bids.top(), book.asks.top()) == (bids, asks), inst
         mine = followed[inst]
-        assert tuple(mine["bids"][p] for p in sorted(mine["bids"], reverse=True)) == bids
-        assert tuple(mine["asks"][p] for p in sorted(mine["asks"])) == asks
+        assert best_first(mine["bids"], mine["asks"]) == (bids, asks)
     assert len(expected["BTC-USDT"][0]) == 400  # the books channel's depth (§5.4)
 
 

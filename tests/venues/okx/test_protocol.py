@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from feedgate.events import Bbo, Side, Status, StatusEvent, Trade
 from feedgate.protocol.base import CountParseError, Reconnect, Send, Subscribed, Topic
 from feedgate.venues.okx.options import OkxOptions
+from tests.venues.actions import events, of_type
 from tests.venues.okx.frames import (
     BTC,
     CONN,
@@ -31,9 +32,7 @@ from tests.venues.okx.frames import (
     UNKNOWN_INST_ERROR,
     ack,
     all_topics,
-    events,
     make,
-    of_type,
     opened,
     sent,
 )

@@ -10,6 +10,7 @@ from feedgate.protocol.base import CountParseError, FetchSnapshot, Resync, Topic
 from feedgate.protocol.booksync import SyncState
 from feedgate.venues.okx import wire
 from feedgate.venues.okx.protocol import OkxProtocol
+from tests.venues.actions import of_type
 from tests.venues.okx.frames import (
     BTC,
     DOC_SNAPSHOT,
@@ -20,7 +21,6 @@ from tests.venues.okx.frames import (
     all_topics,
     books,
     make,
-    of_type,
     opened,
     sent,
 )
