@@ -121,3 +121,24 @@ def test_checkpoint_snapshot_only_refreshes_the_key() -> None:
     assert target.key == target.channel == "book:binance:BTC-USDT"
     message = orjson.loads(encode(checkpoint, 7))
     assert message["type"] == "book_snapshot" and "checkpoint" not in message
+
+
+def test_content_routed_events_go_to_their_own_channels() -> None:
+    from feedgate.events import Announcement, Onchain, PrivateUpdate
+    from feedgate.messages import encode, route
+
+    def ann(publisher: str) -> Announcement:
+        return Announcement("cryptolisting", 5, 7, publisher, "spot_listing", ("ABC", "DEF"),
+                            "Binance Will List ABC", None, False, 5, 6, 6, "k")  # fmt: skip
+
+    assert route(ann("binance")).channel == "announcements:binance"
+    assert route(ann("upbit")).channel == "announcements:upbit"
+    message = orjson.loads(encode(ann("upbit"), 3))
+    assert message["type"] == "announcement" and message["tickers"] == ["ABC", "DEF"]
+    assert message["symbol"] is None and message["seq"] == 3 and message["is_test"] is False
+    log = Onchain("ethereum", None, 9, "ethereum", "logs", 436, "0xb", "0xt", 2, True,
+                  {"from": "0x1", "value": "1000"})  # fmt: skip
+    assert route(log).channel == "onchain:ethereum:logs"
+    assert orjson.loads(encode(log, 1))["removed"] is True
+    private = PrivateUpdate("upbit", 1, 2, "main", "my_order", {"uuid": "u"})
+    assert route(private).channel == "private:upbit:main:my_order"

@@ -67,7 +67,7 @@ snapshot_limit = 99999
     assert "redis.url" in text and "redis://" in text
     assert "feeds.0.exchange" in text and "nosuchvenue" in text
     assert "feeds.0.symbols" in text and "BTCUSDT" in text
-    assert "feeds.1.channels.0" in text
+    assert "feeds.1: Value error, binance does not offer channels ['candles']" in text
     assert len(info.value.problems) >= 4
 
 
@@ -86,3 +86,28 @@ def test_unknown_keys_and_bad_toml_are_errors(tmp_path: Path) -> None:
         load_settings(write(tmp_path, "[[feeds]\n"))
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "missing.toml")
+
+
+def test_secrets_come_from_literals_env_or_files_and_never_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from feedgate.secrets import Secret
+
+    class Options(BaseModel):
+        key: Secret
+
+    monkeypatch.setenv("FG_TEST_KEY", "from-env")
+    (tmp_path / "k").write_text("from-file\n")
+    assert Options(key="literal").key.get_secret_value() == "literal"  # type: ignore[arg-type]
+    assert Options.model_validate({"key": {"env": "FG_TEST_KEY"}}).key.get_secret_value() == (
+        "from-env"
+    )
+    loaded = Options.model_validate({"key": {"file": str(tmp_path / "k")}})
+    assert loaded.key.get_secret_value() == "from-file"
+    assert "from-file" not in repr(loaded) and "from-file" not in str(loaded)
+    with pytest.raises(ValidationError, match="FG_MISSING is not set"):
+        Options.model_validate({"key": {"env": "FG_MISSING"}})
+    with pytest.raises(ValidationError, match="cannot read secret file"):
+        Options.model_validate({"key": {"file": str(tmp_path / "none")}})

@@ -15,6 +15,7 @@ class ChannelKind(StrEnum):
     BBO = "bbo"
     ANNOUNCEMENTS = "announcements"
     ONCHAIN = "onchain"
+    PRIVATE = "private"
     STATUS = "status"
 
 
@@ -28,6 +29,19 @@ def book_channel(exchange: str, symbol: str) -> str:
 
 def bbo_channel(exchange: str, symbol: str) -> str:
     return f"bbo:{exchange}:{symbol}"
+
+
+def announcements_channel(publisher: str) -> str:
+    return f"announcements:{publisher}"
+
+
+def onchain_channel(network: str, kind: str) -> str:
+    return f"onchain:{network}:{kind}"
+
+
+def private_channel(exchange: str, account: str, kind: str) -> str:
+    """Account data: never on a public channel; Redis ACLs give it its own user."""
+    return f"private:{exchange}:{account}:{kind}"
 
 
 def canonical_symbol(base: str, quote: str) -> str:

@@ -18,7 +18,7 @@ from feedgate.runtime.redis_server import EmbeddedRedis
 from feedgate.runtime.simserver import SimServer
 from feedgate.runtime.worker import Worker
 from feedgate.settings import build_settings
-from feedgate.venues import available_venues
+from feedgate.venues import available_venues, get_venue
 
 
 def _banner(redis_url: str, port: int, metrics_url: str, venues: list[str]) -> str:
@@ -101,11 +101,13 @@ async def run_demo(
             )
             await server.start()
             servers.append(server)
+            options = {"ws_url": server.ws_url, "rest_url": server.rest_url}
+            options.update(getattr(server.sim, "gateway_options", {}))  # e.g. a demo API key
             feeds.append({
                 "exchange": venue,
-                "channels": ["trades", "book", "bbo"],
+                "channels": sorted(get_venue(venue).channels),
                 "symbols": symbols,
-                "options": {"ws_url": server.ws_url, "rest_url": server.rest_url},
+                "options": options,
             })  # fmt: skip
         settings = build_settings({"metrics": {"port": 0}, "feeds": feeds})
         worker = Worker(settings, redis_url=redis.url)

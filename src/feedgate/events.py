@@ -109,4 +109,69 @@ class Status:
     ts: int | None = None
 
 
-Event = Trade | BookSnapshot | BookDelta | Bbo | Status
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """A listing announcement (design §2.2), published on ``announcements:{publisher}``.
+
+    ``exchange`` is the source feed (``cryptolisting``); ``publisher`` the exchange that
+    announced. ``ts`` is the publish time when the source gives one, else its detection time.
+    ``dedup_key`` is stable across reconnects (the source may send an announcement twice).
+    """
+
+    exchange: str
+    ts: int | None
+    recv_ts: int
+    publisher: str
+    listing_type: str
+    tickers: tuple[str, ...]
+    title: str
+    url: str | None
+    is_test: bool
+    publish_ts: int | None
+    detected_ts: int | None
+    dispatch_ts: int | None
+    dedup_key: str
+    symbol: None = None
+    venue_symbol: None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Onchain:
+    """A chain event (design §2.2), published on ``onchain:{network}:{kind}``.
+
+    ``kind`` is ``heads`` or ``logs``; ``payload`` holds the node's object as sent, plus decoded
+    fields where feedgate knows the event (ERC-20 ``Transfer``: ``from``, ``to``, ``value`` as a
+    decimal string). ``removed`` marks a log withdrawn by a reorg (published, never dropped).
+    """
+
+    exchange: str
+    ts: int | None
+    recv_ts: int
+    network: str
+    kind: str
+    block_number: int
+    block_hash: str | None
+    tx_hash: str | None
+    log_index: int | None
+    removed: bool
+    payload: dict[str, object]
+    symbol: None = None
+    venue_symbol: None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateUpdate:
+    """An authenticated account stream's message (Upbit ``myOrder``/``myAsset``), published on
+    ``private:{exchange}:{account}:{kind}``, a namespace that needs a Redis ACL user of its own."""
+
+    exchange: str
+    ts: int | None
+    recv_ts: int
+    account: str
+    kind: str
+    payload: dict[str, object]
+    symbol: str | None = None
+    venue_symbol: str | None = None
+
+
+Event = Trade | BookSnapshot | BookDelta | Bbo | Status | Announcement | Onchain | PrivateUpdate

@@ -11,8 +11,27 @@ from dataclasses import dataclass
 import orjson
 
 from feedgate import SCHEMA_VERSION
-from feedgate.channels import STATUS_CHANNEL, ChannelKind, bbo_channel, book_channel, trades_channel
-from feedgate.events import Bbo, BookDelta, BookSnapshot, Event, Status, Trade
+from feedgate.channels import (
+    STATUS_CHANNEL,
+    ChannelKind,
+    announcements_channel,
+    bbo_channel,
+    book_channel,
+    onchain_channel,
+    private_channel,
+    trades_channel,
+)
+from feedgate.events import (
+    Announcement,
+    Bbo,
+    BookDelta,
+    BookSnapshot,
+    Event,
+    Onchain,
+    PrivateUpdate,
+    Status,
+    Trade,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +55,19 @@ def route(event: Event) -> Route:
     if type(event) is Bbo:
         channel = bbo_channel(event.exchange, event.symbol)
         return Route(channel, ChannelKind.BBO, channel, True)
+    if type(event) is Announcement:
+        return Route(announcements_channel(event.publisher), ChannelKind.ANNOUNCEMENTS, None, True)
+    if type(event) is Onchain:
+        return Route(onchain_channel(event.network, event.kind), ChannelKind.ONCHAIN, None, True)
+    if type(event) is PrivateUpdate:
+        channel = private_channel(event.exchange, event.account, event.kind)
+        return Route(channel, ChannelKind.PRIVATE, None, True)
     return Route(STATUS_CHANNEL, ChannelKind.STATUS, None, True)
+
+
+ROUTED_BY_CONTENT: frozenset[type] = frozenset({Announcement, Onchain, PrivateUpdate})
+"""Event types whose channel depends on more than (exchange, symbol): the publisher keys its
+channel cache for them by the routed channel name."""
 
 
 _TYPES: dict[type, str] = {
@@ -45,6 +76,9 @@ _TYPES: dict[type, str] = {
     BookSnapshot: "book_snapshot",
     Bbo: "bbo",
     Status: "status",
+    Announcement: "announcement",
+    Onchain: "onchain",
+    PrivateUpdate: "private",
 }
 
 
@@ -110,6 +144,25 @@ def encode_body(event: Event, seq: int) -> bytes:
                 "depth": event.depth,
             }
         )[1:]
+    if type(event) is Announcement:
+        return dumps({
+            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "publisher": event.publisher,
+            "listing_type": event.listing_type, "tickers": event.tickers, "title": event.title,
+            "url": event.url, "is_test": event.is_test, "publish_ts": event.publish_ts,
+            "detected_ts": event.detected_ts, "dispatch_ts": event.dispatch_ts,
+        })[1:]  # fmt: skip
+    if type(event) is Onchain:
+        return dumps({
+            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "network": event.network,
+            "kind": event.kind, "block_number": event.block_number,
+            "block_hash": event.block_hash, "tx_hash": event.tx_hash,
+            "log_index": event.log_index, "removed": event.removed, "payload": event.payload,
+        })[1:]  # fmt: skip
+    if type(event) is PrivateUpdate:
+        return dumps({
+            "ts": event.ts, "recv_ts": event.recv_ts, "seq": seq, "account": event.account,
+            "kind": event.kind, "payload": event.payload,
+        })[1:]  # fmt: skip
     assert type(event) is Status
     return dumps(
         {

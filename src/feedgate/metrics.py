@@ -82,6 +82,70 @@ class FastHistogram:
         return float("inf")
 
 
+VENUE_HISTOGRAMS: dict[str, tuple[str, tuple[str, ...], tuple[float, ...]]] = {
+    "feedgate_announcement_dispatch_latency_seconds": (
+        "Announcement receipt minus the source's dispatch time",
+        ("exchange", "publisher"),
+        LAG_BUCKETS,
+    ),
+}
+"""Histograms a venue protocol may ``Observe``: name → (help, label names, buckets)."""
+
+VENUE_COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "feedgate_smoke_checks_total": (
+        "Feed smoke checks after connecting (announcement test message), by result",
+        ("exchange", "result"),
+    ),
+    "feedgate_duplicates_dropped_total": (
+        "Messages seen twice (e.g. a reconnect overlap) and published once",
+        ("exchange",),
+    ),
+    "feedgate_onchain_gaps_total": (
+        "Reconnects after which on-chain data may be incomplete",
+        ("exchange", "network"),
+    ),
+}
+"""Counters a venue protocol may ``Count``: name → (help, label names)."""
+
+
+@dataclass(slots=True)
+class VenueMetrics:
+    """What venue protocols observe and count through ``Observe``/``Count`` actions."""
+
+    histograms: dict[tuple[str, tuple[str, ...]], FastHistogram] = field(default_factory=dict)
+    counters: Counter[tuple[str, tuple[str, ...]]] = field(default_factory=Counter)
+
+    def observe(self, metric: str, labels: tuple[str, ...], value: float) -> None:
+        key = (metric, labels)
+        histogram = self.histograms.get(key)
+        if histogram is None:
+            spec = VENUE_HISTOGRAMS.get(metric)
+            if spec is None or len(labels) != len(spec[1]):
+                raise ValueError(f"undeclared venue histogram {metric}{labels}")
+            histogram = self.histograms[key] = FastHistogram(spec[2])
+        histogram.observe(value)
+
+    def count(self, metric: str, labels: tuple[str, ...]) -> None:
+        spec = VENUE_COUNTERS.get(metric)
+        if spec is None or len(labels) != len(spec[1]):
+            raise ValueError(f"undeclared venue counter {metric}{labels}")
+        self.counters[(metric, labels)] += 1
+
+    def families(self) -> Iterator[Metric]:
+        for name, (text, labels, _) in VENUE_HISTOGRAMS.items():
+            family = HistogramMetricFamily(name, text, labels=list(labels))
+            for (metric, values), h in sorted(self.histograms.items()):
+                if metric == name:
+                    family.add_metric(list(values), h.buckets(), h.sum)
+            yield family
+        for name, (text, labels) in VENUE_COUNTERS.items():
+            counter = CounterMetricFamily(name.removesuffix("_total"), text, labels=list(labels))
+            for (metric, values), n in sorted(self.counters.items()):
+                if metric == name:
+                    counter.add_metric(list(values), n)
+            yield counter
+
+
 @dataclass(slots=True)
 class ConnectionStats:
     """Per connection slot; the connection runner owns and bumps it."""
@@ -96,6 +160,7 @@ class ConnectionStats:
     resyncs: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
     state: str = "idle"
+    fatal_reason: str | None = None  # set when the venue told us reconnecting cannot help
 
 
 @dataclass(slots=True)
@@ -123,6 +188,7 @@ class WorkerStats:
     publisher: PublisherStats = field(default_factory=PublisherStats)
     snapshot_requests: Counter[str] = field(default_factory=Counter)  # by outcome
     rejected_instruments: Counter[str] = field(default_factory=Counter)  # by exchange
+    venue: VenueMetrics = field(default_factory=VenueMetrics)
     worker_restarts: Counter[str] = field(default_factory=Counter)
 
 
@@ -186,7 +252,16 @@ class FeedgateCollector(Collector):
             reconnects.add_metric([exchange, reason], n)
         for (exchange, reason), n in sorted(resync_totals.items()):
             resyncs.add_metric([exchange, reason], n)
-        yield from (frames, parse_errors, reconnects, resyncs, rejected, up, last)
+        fatal = GaugeMetricFamily(
+            "feedgate_connection_fatal",
+            "1 when a connection stopped for good (e.g. its API key expired): an operator must act",
+            labels=["exchange", "connection", "reason"],
+        )
+        for c in s.connections:
+            if c.fatal_reason is not None:
+                fatal.add_metric([c.exchange, c.connection, c.fatal_reason], 1.0)
+        yield from (frames, parse_errors, reconnects, resyncs, rejected, up, last, fatal)
+        yield from s.venue.families()
         yield from self._publisher(s.publisher)
         restarts = CounterMetricFamily(
             "feedgate_worker_restarts", "Supervisor restarts of workers", labels=["worker"]

@@ -18,8 +18,6 @@ from feedgate.channels import split_symbol
 from feedgate.errors import ConfigError
 from feedgate.venues import available_venues, get_venue
 
-Channel = Literal["trades", "book", "bbo"]
-
 
 class RedisSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -60,7 +58,8 @@ class FeedSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     exchange: str
-    channels: list[Channel] = Field(min_length=1)
+    channels: list[str] = Field(min_length=1)
+    """Channel kinds this feed publishes; which ones a venue offers is in its ``VenueSpec``."""
     symbols: list[str] = Field(min_length=1)
     options: dict[str, Any] = Field(default_factory=dict)
     validate_symbols: bool = True
@@ -96,7 +95,7 @@ class FeedSettings(BaseModel):
     @model_validator(mode="after")
     def _venue_checks(self) -> FeedSettings:
         venue = get_venue(self.exchange)
-        unsupported = sorted(set(self.channels) - venue.channels)
+        unsupported = sorted(set(self.channels) - venue.channels - venue.private_channels)
         if unsupported:
             raise ValueError(f"{self.exchange} does not offer channels {unsupported}")
         try:

@@ -23,6 +23,7 @@ from feedgate.runtime.simapi import VenueSimulator
 from feedgate.runtime.simserver import SimServer
 from feedgate.runtime.worker import Worker
 from feedgate.settings import build_settings
+from feedgate.venues import get_venue
 from tests.conftest import wait_for
 
 
@@ -121,6 +122,16 @@ def book_matches(subscriber: Subscriber, sim: VenueSimulator[Any, Any], symbol: 
     return normalized(bids) == normalized(true_bids) and normalized(asks) == normalized(true_asks)
 
 
+SUBSCRIBED_PATTERNS = (
+    "trades:*", "book:*", "bbo:*", "announcements:*", "onchain:*", "feedgate:status",
+)  # fmt: skip
+
+
+def data_messages(subscriber: Subscriber) -> int:
+    """Every message on a data channel (anything but ``feedgate:status``)."""
+    return sum(len(m) for ch, m in subscriber.messages.items() if ch != "feedgate:status")
+
+
 @dataclass
 class Stack:
     sim: Any  # the venue's simulator (a VenueSimulator)
@@ -132,14 +143,19 @@ class Stack:
 def gateway_settings(
     server: SimServer[Any, Any], symbols: list[str], venue: str = "binance", **feed: Any
 ) -> Any:
-    options = {"ws_url": server.ws_url, "rest_url": server.rest_url, **feed.pop("options", {})}
+    options = {
+        "ws_url": server.ws_url,
+        "rest_url": server.rest_url,
+        **getattr(server.sim, "gateway_options", {}),  # e.g. a demo API key (simapi)
+        **feed.pop("options", {}),
+    }
     return build_settings(
         {
             "metrics": {"port": 0},
             "feeds": [
                 {
                     "exchange": venue,
-                    "channels": feed.pop("channels", ["trades", "book", "bbo"]),
+                    "channels": feed.pop("channels", sorted(get_venue(venue).channels)),
                     "symbols": symbols,
                     "options": options,
                     **feed,
@@ -169,7 +185,7 @@ async def running_stack(
     await server.start()
     client = aioredis.Redis.from_url(redis_url)
     subscriber = Subscriber(client)
-    await subscriber.start("trades:*", "book:*", "bbo:*", "feedgate:status")
+    await subscriber.start(*SUBSCRIBED_PATTERNS)
     worker = Worker(gateway_settings(server, symbols, venue, **feed), redis_url=redis_url)
     try:
         await worker.start()

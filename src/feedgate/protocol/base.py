@@ -78,7 +78,28 @@ class Subscribed:
     """The venue confirmed the subscriptions: the connection counts as up."""
 
 
-Action = Send | Emit | FetchSnapshot | Reconnect | Fatal | CountParseError | Resync | Subscribed
+@dataclass(frozen=True, slots=True)
+class Observe:
+    """Record ``value`` in one of the venue histograms declared in ``feedgate.metrics``
+    (``VENUE_HISTOGRAMS``), e.g. the announcement dispatch latency; ``labels`` in its order."""
+
+    metric: str
+    labels: tuple[str, ...]
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Add one to a venue counter declared in ``feedgate.metrics`` (``VENUE_COUNTERS``)."""
+
+    metric: str
+    labels: tuple[str, ...]
+
+
+Action = (
+    Send | Emit | FetchSnapshot | Reconnect | Fatal | CountParseError | Resync | Subscribed
+    | Observe | Count
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +139,11 @@ class VenueProtocol(ABC):
     @abstractmethod
     def connect_url(self) -> str:
         """The WebSocket URL to open (may encode the subscriptions, as Binance streams do)."""
+
+    def connect_headers(self, now: int) -> list[tuple[str, str]]:
+        """HTTP headers for the upgrade request, built at every (re)connect (API keys, a fresh
+        JWT). Secrets go here and nowhere else: never into actions, statuses or logs."""
+        return []
 
     @abstractmethod
     def on_open(self, now: int) -> list[Action]:

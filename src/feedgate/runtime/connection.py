@@ -17,15 +17,27 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from feedgate.channels import ChannelKind
 from feedgate.errors import FatalConnectionError
-from feedgate.events import Bbo, BookDelta, BookSnapshot, Status, StatusEvent, Trade
-from feedgate.metrics import ConnectionStats
+from feedgate.events import (
+    Announcement,
+    Bbo,
+    BookDelta,
+    BookSnapshot,
+    Onchain,
+    PrivateUpdate,
+    Status,
+    StatusEvent,
+    Trade,
+)
+from feedgate.metrics import ConnectionStats, VenueMetrics
 from feedgate.protocol.backoff import Backoff
 from feedgate.protocol.base import (
     Action,
+    Count,
     CountParseError,
     Emit,
     Fatal,
     FetchSnapshot,
+    Observe,
     Reconnect,
     Resync,
     Send,
@@ -46,9 +58,13 @@ _DATA_KIND: dict[type, str] = {
     BookDelta: ChannelKind.BOOK.value,
     BookSnapshot: ChannelKind.BOOK.value,
     Bbo: ChannelKind.BBO.value,
+    Announcement: ChannelKind.ANNOUNCEMENTS.value,
+    Onchain: ChannelKind.ONCHAIN.value,
+    PrivateUpdate: ChannelKind.PRIVATE.value,
 }
 
-Opener = Callable[[str], Awaitable[Transport]]
+Opener = Callable[[str, list[tuple[str, str]]], Awaitable[Transport]]
+"""Open a WebSocket to a URL with extra upgrade headers."""
 FAIRNESS_BURST = 32
 """Frames a read loop handles before it yields to the event loop."""
 
@@ -81,6 +97,7 @@ class ConnectionRunner:
         heartbeat: HeartbeatPolicy,
         backoff: Backoff | None = None,
         channels: Iterable[str] = (),
+        venue_metrics: VenueMetrics | None = None,
     ) -> None:
         self.protocol = protocol
         self.exchange = protocol.exchange
@@ -94,6 +111,7 @@ class ConnectionRunner:
         self.heartbeat = heartbeat
         self.backoff = backoff or Backoff()
         self.channels = tuple(channels)
+        self.venue_metrics = venue_metrics or VenueMetrics()
         self._transport: Transport | None = None
         self._send_queue: asyncio.Queue[str] = asyncio.Queue()
         self._end: _EndSession | None = None
@@ -119,7 +137,8 @@ class ConnectionRunner:
                 self.stats.state = "connecting"
                 url = self.protocol.connect_url()
                 try:
-                    transport = await self._open(url)
+                    headers = self.protocol.connect_headers(now_us())
+                    transport = await self._open(url, headers)
                 except Exception as exc:  # any failure to open is retried after backoff
                     log.warning("%s: connect to %s failed: %s", self.connection_id, url, exc)
                     self.stats.reconnects["connect_failed"] += 1
@@ -128,6 +147,7 @@ class ConnectionRunner:
                 if reason.fatal:
                     log.error("%s: stopping for good: %s", self.connection_id, reason.reason)
                     self.stats.state = "fatal"
+                    self.stats.fatal_reason = reason.reason
                     raise FatalConnectionError(reason.reason)
                 self.stats.reconnects[reason.reason] += 1
         finally:
@@ -235,6 +255,10 @@ class ConnectionRunner:
                 self._finish(_EndSession(action.reason))
             elif type(action) is Fatal:
                 self._finish(_EndSession(action.reason, fatal=True))
+            elif type(action) is Observe:
+                self.venue_metrics.observe(action.metric, action.labels, action.value)
+            elif type(action) is Count:
+                self.venue_metrics.count(action.metric, action.labels)
 
     def _finish(self, end: _EndSession) -> None:
         """End the session: the first reason wins; closing the socket wakes the read loop even

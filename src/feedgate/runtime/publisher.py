@@ -25,7 +25,7 @@ import hiredis
 from feedgate.channels import ChannelKind, book_channel
 from feedgate.clock import now_us
 from feedgate.events import Bbo, BookSnapshot, Event, Status, StatusEvent
-from feedgate.messages import encode_body, header, route
+from feedgate.messages import ROUTED_BY_CONTENT, encode_body, header, route
 from feedgate.metrics import FastHistogram, PublisherStats
 from feedgate.protocol.backoff import Backoff
 
@@ -110,9 +110,12 @@ class Publisher:
 
     def submit(self, event: Event) -> None:
         """Queue one event for publishing. Never blocks, never raises for a full queue."""
-        cached = self._channels.get((type(event), event.exchange, event.symbol, event.venue_symbol))
+        key = (type(event), event.exchange, event.symbol, event.venue_symbol)
+        if key[0] in ROUTED_BY_CONTENT:
+            key = (key[0], route(event).channel, None, None)
+        cached = self._channels.get(key)
         if cached is None:
-            cached = self._new_channel(event)
+            cached = self._new_channel(event, key)
         channel, head = cached
         if type(event) is BookSnapshot:
             what = SET_KEY if event.checkpoint else PUBLISH | SET_KEY
@@ -150,12 +153,14 @@ class Publisher:
             return
         writer.write(self._pack_batch())
 
-    def _new_channel(self, event: Event) -> tuple[_Channel, bytes]:
+    def _new_channel(
+        self, event: Event, key: tuple[type, str, str | None, str | None]
+    ) -> tuple[_Channel, bytes]:
         r = route(event)
         # book snapshots and deltas share one channel (and one seq): alias both cache keys
         channel = self._named(r.channel, event.exchange, r.kind)
         cached = (channel, header(event))
-        self._channels[(type(event), event.exchange, event.symbol, event.venue_symbol)] = cached
+        self._channels[key] = cached
         return cached
 
     def _named(self, name: str, exchange: str, kind: ChannelKind = ChannelKind.BOOK) -> _Channel:

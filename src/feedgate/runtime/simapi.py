@@ -87,6 +87,12 @@ Optional simulator attributes ``SimServer`` uses when present (read with ``getat
 - ``subscribe_deadline_s: float | None`` — close a session with no subscription after this long
   (Coinbase: 5 s).
 - ``checksum_flip(symbol)`` — the next book update of ``symbol`` carries a wrong checksum.
+- ``binary_frames: bool`` — data frames go out as binary WebSocket frames (Upbit, cryptolisting).
+- ``gateway_options: dict`` — options a gateway feed needs besides ``ws_url``/``rest_url`` to
+  talk to this simulator (a demo API key); the demo and the test harness merge them in.
+- ``request_headers`` — ``open_session`` may take ``(path, headers)`` when the simulator
+  defines ``wants_headers = True`` (API keys, JWTs in ``Authorization``); a ``PermissionError``
+  from it answers HTTP 401/403 like the venue.
 """
 
 
@@ -113,18 +119,23 @@ _MEDIUM = struct.Struct("!BBH")
 _LARGE = struct.Struct("!BBQ")
 
 
-def frame_text_batch(payloads: list[bytes]) -> bytes:
-    """Encode UTF-8 payloads as consecutive unmasked, unfragmented server text frames
-    (RFC 6455 §5.2: FIN + opcode 0x1, 7/16/64-bit length, no mask from a server)."""
+_SMALL_BINARY = [bytes((0x82, n)) for n in range(126)]
+
+
+def frame_text_batch(payloads: list[bytes], binary: bool = False) -> bytes:
+    """Encode payloads as consecutive unmasked, unfragmented server frames (RFC 6455 §5.2:
+    FIN + opcode 0x1 text, or 0x2 binary for venues that send binary frames such as Upbit and
+    cryptolisting.ws; 7/16/64-bit length; no mask from a server)."""
+    small, opcode = (_SMALL_BINARY, 0x82) if binary else (_SMALL, 0x81)
     parts: list[bytes] = []
     append = parts.append
     for payload in payloads:
         n = len(payload)
         if n < 126:
-            append(_SMALL[n])
+            append(small[n])
         elif n < 65536:
-            append(_MEDIUM.pack(0x81, 126, n))
+            append(_MEDIUM.pack(opcode, 126, n))
         else:
-            append(_LARGE.pack(0x81, 127, n))
+            append(_LARGE.pack(opcode, 127, n))
         append(payload)
     return b"".join(parts)

@@ -78,6 +78,8 @@ class SimServer(SimTasks[S, E]):
             else getattr(sim, "client_msgs_per_s", 5)
         )  # fmt: skip
         self.periodic_interval_s: float | None = getattr(sim, "periodic_interval_s", None)
+        self.binary_frames: bool = getattr(sim, "binary_frames", False)
+        self._wants_headers: bool = getattr(sim, "wants_headers", False)
         self.subscribe_deadline_s: float | None = getattr(sim, "subscribe_deadline_s", None)
         self.batch_frames, self.write_limit = batch_frames, write_limit
         self.max_write_buffer, self.close_timeout_s = max_write_buffer, close_timeout_s
@@ -232,7 +234,14 @@ class SimServer(SimTasks[S, E]):
             return _response(status, body, "application/json")
         self.stats.connection_attempts += 1
         try:
-            session = self.sim.open_session(request.path)
+            if self._wants_headers:
+                headers = {k.lower(): v for k, v in request.headers.raw_items()}
+                session = self.sim.open_session(request.path, headers)  # type: ignore[call-arg]
+            else:
+                session = self.sim.open_session(request.path)
+        except PermissionError as exc:
+            status = 401 if "missing" in str(exc) else 403
+            return _response(status, str(exc).encode(), "application/json")
         except ValueError as exc:
             return _response(400, str(exc).encode(), "text/plain; charset=utf-8")
         if session is None:
@@ -315,7 +324,7 @@ class SimServer(SimTasks[S, E]):
             self.stats.slow_client_disconnects += 1
             transport.abort()
             return
-        data = frame_text_batch(frames)
+        data = frame_text_batch(frames, self.binary_frames)
         transport.write(data)
         self.stats.frames_sent += len(frames)
         self.stats.bytes_sent += len(data)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from feedgate.clock import now_us
 from feedgate.errors import FatalConnectionError, SnapshotFailed
@@ -17,7 +17,7 @@ from feedgate.protocol.base import Topic
 from feedgate.protocol.heartbeat import HeartbeatPolicy
 from feedgate.protocol.plan import plan_connections
 from feedgate.protocol.ratelimit import SlidingWindow
-from feedgate.runtime.connection import ConnectionRunner
+from feedgate.runtime.connection import ConnectionRunner, Opener
 from feedgate.runtime.health import HealthServer
 from feedgate.runtime.publisher import Publisher
 from feedgate.runtime.snapshots import SnapshotFetcher
@@ -28,15 +28,14 @@ from feedgate.venues.spec import VenueSpec
 
 log = logging.getLogger(__name__)
 
-Opener = Callable[[str], Awaitable[Transport]]
-
 
 OpenerFactory = Callable[[TransportOptions], Opener]
 
 
 def default_opener(options: TransportOptions) -> Opener:
-    async def open_(url: str) -> Transport:
-        return await open_websocket(url, options)
+    async def open_(url: str, headers: list[tuple[str, str]]) -> Transport:
+        chosen = replace(options, headers=tuple(headers)) if headers else options
+        return await open_websocket(url, chosen)
 
     return open_
 
@@ -186,6 +185,7 @@ class Worker:
                 heartbeat=heartbeat_policy(feed),
                 backoff=Backoff(),
                 channels=sorted({t.channel for t in plan.topics}),
+                venue_metrics=self.stats.venue,
             )
             self.runners.append(runner)
             self._tasks.append(asyncio.create_task(self._guard(runner), name=plan.connection_id))

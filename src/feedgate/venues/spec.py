@@ -16,7 +16,8 @@ class VenueSpec:
     name: str
     limits: VenueLimits
     channels: frozenset[str]
-    """Channel kinds a feed of this venue may ask for (``trades``, ``book``, ``bbo``)."""
+    """Public channel kinds a feed of this venue may ask for (``trades``, ``book``, ``bbo``,
+    ``announcements``, ``heads``, ``logs``…); the demo and the conformance suite use them all."""
     options_type: type[BaseModel]
     """The venue's own settings (endpoints, stream choices), validated with the config."""
     instruments_url: Callable[[Any], str]
@@ -36,3 +37,6 @@ class VenueSpec:
     max_frame_bytes: int = 4 * 1024 * 1024
     """The largest frame the venue sends (a full-depth snapshot): larger ones close the socket
     (1009), so this must cover the venue's biggest legitimate frame."""
+    private_channels: frozenset[str] = frozenset()
+    """Authenticated account channels (Upbit ``my_order``, ``my_asset``): they need credentials
+    in the feed's options and publish on ``private:*`` channels only."""
