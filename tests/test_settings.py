@@ -111,3 +111,9 @@ def test_secrets_come_from_literals_env_or_files_and_never_show(
         Options.model_validate({"key": {"env": "FG_MISSING"}})
     with pytest.raises(ValidationError, match="cannot read secret file"):
         Options.model_validate({"key": {"file": str(tmp_path / "none")}})
+
+
+def test_symbols_are_required_for_markets(tmp_path: Path) -> None:
+    bad = '[[feeds]]\nexchange = "binance"\nchannels = ["trades"]\n'
+    with pytest.raises(ConfigError, match="binance needs at least one symbol"):
+        load_settings(write(tmp_path, bad))

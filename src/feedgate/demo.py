@@ -106,7 +106,7 @@ async def run_demo(
             feeds.append({
                 "exchange": venue,
                 "channels": sorted(get_venue(venue).channels),
-                "symbols": symbols,
+                "symbols": [] if get_venue(venue).symbolless else symbols,
                 "options": options,
             })  # fmt: skip
         settings = build_settings({"metrics": {"port": 0}, "feeds": feeds})

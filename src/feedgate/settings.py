@@ -60,7 +60,8 @@ class FeedSettings(BaseModel):
     exchange: str
     channels: list[str] = Field(min_length=1)
     """Channel kinds this feed publishes; which ones a venue offers is in its ``VenueSpec``."""
-    symbols: list[str] = Field(min_length=1)
+    symbols: list[str] = Field(default_factory=list)
+    """Canonical ``BASE-QUOTE`` symbols; required except for sources without instruments."""
     options: dict[str, Any] = Field(default_factory=dict)
     validate_symbols: bool = True
     """Check symbols against the venue's instrument list; unknown ones are rejected (status)."""
@@ -95,6 +96,10 @@ class FeedSettings(BaseModel):
     @model_validator(mode="after")
     def _venue_checks(self) -> FeedSettings:
         venue = get_venue(self.exchange)
+        if venue.symbolless and self.symbols:
+            raise ValueError(f"{self.exchange} has no instruments: leave symbols out")
+        if not venue.symbolless and not self.symbols:
+            raise ValueError(f"{self.exchange} needs at least one symbol")
         unsupported = sorted(set(self.channels) - venue.channels - venue.private_channels)
         if unsupported:
             raise ValueError(f"{self.exchange} does not offer channels {unsupported}")

@@ -74,3 +74,13 @@ def test_never_more_than_limit_units_in_any_window(
     for end, _ in granted:  # the worst windows end at a grant
         used = sum(c for at, c in granted if end - window_s < at <= end)
         assert used <= limit, f"{used} units in the window ending at {end}"
+
+
+def test_rate_limits_wait_for_every_window() -> None:
+    from feedgate.protocol.ratelimit import RateLimits, SlidingWindow
+
+    limits = RateLimits([SlidingWindow(1, 0.2), SlidingWindow(3, 60.0)])
+    assert limits.acquire(0.0) == 0.0
+    assert limits.acquire(0.0) == pytest.approx(0.2)  # spacing: one per 0.2 s
+    assert limits.acquire(0.2) == pytest.approx(0.2)
+    assert limits.acquire(0.4) == pytest.approx(59.6)  # the minute cap of 3 holds it back

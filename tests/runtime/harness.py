@@ -156,7 +156,7 @@ def gateway_settings(
                 {
                     "exchange": venue,
                     "channels": feed.pop("channels", sorted(get_venue(venue).channels)),
-                    "symbols": symbols,
+                    "symbols": [] if get_venue(venue).symbolless else symbols,
                     "options": options,
                     **feed,
                 }

@@ -119,6 +119,7 @@ class VenueLimits:
     connects_per_window: int
     connect_window_s: float
     rest_weight_per_minute: int = 0
+    messages_per_minute: int | None = None  # a second cap on sent messages (Upbit: 100/min)
     max_connection_lifetime_s: float | None = None
 
 

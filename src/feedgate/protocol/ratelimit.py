@@ -49,3 +49,17 @@ class SlidingWindow:
         self._events.append((now_s + wait, cost))
         self._used += cost
         return wait
+
+
+@dataclass(slots=True)
+class RateLimits:
+    """Several windows at once (5 a second *and* 100 a minute): an event waits until it fits
+    in every one of them."""
+
+    windows: list[SlidingWindow]
+
+    def acquire(self, now_s: float, cost: int = 1) -> float:
+        wait = max((w.delay(now_s, cost) for w in self.windows), default=0.0)
+        for window in self.windows:
+            window.acquire(now_s + wait, cost)
+        return wait

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 # Close reasons (the close frame's reason text) after which reconnecting cannot help, per venue.
 FATAL_REASONS: dict[str, frozenset[str]] = {
-    "cryptolisting": frozenset({"key_expired", "key_invalidated"}),
+    # exchanges.md §7.1 close codes: an expired or revoked key ("key_revoked" in older docs)
+    "cryptolisting": frozenset({"key_expired", "key_invalidated", "key_revoked"}),
 }
 
 _CODE_LABELS = {

@@ -45,7 +45,7 @@ from feedgate.protocol.base import (
     VenueProtocol,
 )
 from feedgate.protocol.heartbeat import HeartbeatPolicy
-from feedgate.protocol.ratelimit import SlidingWindow
+from feedgate.protocol.ratelimit import RateLimits, SlidingWindow
 from feedgate.runtime.closing import CloseVerdict, judge_close
 from feedgate.runtime.publisher import Publisher
 from feedgate.runtime.snapshots import SnapshotFetcher
@@ -93,7 +93,7 @@ class ConnectionRunner:
         snapshots: SnapshotFetcher,
         stats: ConnectionStats,
         connect_limiter: SlidingWindow,
-        send_limiter_factory: Callable[[], SlidingWindow],
+        send_limiter_factory: Callable[[], RateLimits | SlidingWindow],
         heartbeat: HeartbeatPolicy,
         backoff: Backoff | None = None,
         channels: Iterable[str] = (),
@@ -291,7 +291,7 @@ class ConnectionRunner:
 
     # -- tasks ----------------------------------------------------------------------------------
 
-    async def _sender(self, transport: Transport, limiter: SlidingWindow) -> None:
+    async def _sender(self, transport: Transport, limiter: RateLimits | SlidingWindow) -> None:
         """Send queued frames, paced under the venue's per-connection message limit."""
         loop = asyncio.get_running_loop()
         while True:

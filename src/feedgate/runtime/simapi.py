@@ -101,6 +101,7 @@ class SimStats:
     """Counters a test or benchmark reads; plain ints, updated on the event loop."""
 
     connection_attempts: int = 0
+    attempt_times: list[float] = field(default_factory=list)  # loop time of each attempt
     connections_accepted: int = 0
     open_connections: int = 0
     client_messages: int = 0

@@ -233,6 +233,7 @@ class SimServer(SimTasks[S, E]):
             status, body = result if result is not None else (404, b'{"msg":"Not Found"}')
             return _response(status, body, "application/json")
         self.stats.connection_attempts += 1
+        self.stats.attempt_times.append(asyncio.get_running_loop().time())
         try:
             if self._wants_headers:
                 headers = {k.lower(): v for k, v in request.headers.raw_items()}

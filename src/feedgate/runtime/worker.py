@@ -16,7 +16,7 @@ from feedgate.protocol.backoff import Backoff
 from feedgate.protocol.base import Topic
 from feedgate.protocol.heartbeat import HeartbeatPolicy
 from feedgate.protocol.plan import plan_connections
-from feedgate.protocol.ratelimit import SlidingWindow
+from feedgate.protocol.ratelimit import RateLimits, SlidingWindow
 from feedgate.runtime.connection import ConnectionRunner, Opener
 from feedgate.runtime.health import HealthServer
 from feedgate.runtime.publisher import Publisher
@@ -49,11 +49,19 @@ def heartbeat_policy(feed: FeedSettings) -> HeartbeatPolicy:
     )
 
 
-def _send_limiter(per_second: float) -> Callable[[], SlidingWindow]:
-    """Evenly spaced sends, one per ``1/per_second`` s. A window of N per second would allow a
-    burst of N at the end of one window and N more at the start of the next, which the venue,
-    counting arrivals with network jitter, sees as 2N in a second and disconnects for."""
-    return lambda: SlidingWindow(1, 1.0 / per_second)
+def _send_limiter(per_second: float, per_minute: int | None) -> Callable[[], RateLimits]:
+    """Evenly spaced sends, one per ``1/per_second`` s, and at most ``per_minute`` a minute
+    where the venue has such a cap (Upbit). A window of N per second would allow a burst of N
+    at the end of one window and N more at the start of the next, which the venue, counting
+    arrivals with network jitter, sees as 2N in a second and disconnects for."""
+
+    def make() -> RateLimits:
+        windows = [SlidingWindow(1, 1.0 / per_second)]
+        if per_minute is not None:
+            windows.append(SlidingWindow(per_minute, 60.0))
+        return RateLimits(windows)
+
+    return make
 
 
 @dataclass
@@ -161,16 +169,21 @@ class Worker:
         venue = self._venue(feed.exchange)
         spec = venue.spec
         options = feed.venue_options()
-        mapping = await self._venue_symbols(feed, venue)
-        topics = [Topic(channel, symbol) for symbol in mapping for channel in feed.channels]
+        if spec.symbolless:
+            mapping: dict[str, str] = {}
+            topics = [Topic(channel, "") for channel in feed.channels]
+        else:
+            mapping = await self._venue_symbols(feed, venue)
+            topics = [Topic(channel, symbol) for symbol in mapping for channel in feed.channels]
         if not topics:
             return
         per_connection = spec.topics_per_connection(options)
         send_rate = spec.limits.messages_per_second
+        send_per_minute = spec.limits.messages_per_minute
         for plan in plan_connections(feed.exchange, topics, per_connection):
             plan.connection_id = f"{feed.exchange}-{venue.next_connection:02d}"
             venue.next_connection += 1
-            plan.venue_symbols = {t.symbol: mapping[t.symbol] for t in plan.topics}
+            plan.venue_symbols = {t.symbol: mapping[t.symbol] for t in plan.topics if t.symbol}
             stats = ConnectionStats(feed.exchange, plan.connection_id)
             self.stats.connections.append(stats)
             runner = ConnectionRunner(
@@ -181,7 +194,7 @@ class Worker:
                 snapshots=venue.fetcher,
                 stats=stats,
                 connect_limiter=venue.connect_limiter,
-                send_limiter_factory=_send_limiter(send_rate),
+                send_limiter_factory=_send_limiter(send_rate, send_per_minute),
                 heartbeat=heartbeat_policy(feed),
                 backoff=Backoff(),
                 channels=sorted({t.channel for t in plan.topics}),

@@ -40,3 +40,6 @@ class VenueSpec:
     private_channels: frozenset[str] = frozenset()
     """Authenticated account channels (Upbit ``my_order``, ``my_asset``): they need credentials
     in the feed's options and publish on ``private:*`` channels only."""
+    symbolless: bool = False
+    """The source has no instruments (announcements, chain events): a feed lists no symbols and
+    each channel is one topic."""
