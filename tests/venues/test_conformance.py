@@ -16,6 +16,7 @@ from tests.runtime.harness import Stack, books_settled, data_messages, running_s
 SYMBOLS = ["BTC-USDT", "ETH-USDT"]
 VENUES = available_venues()
 BOOK_VENUES = [v for v in VENUES if "book" in get_venue(v).channels]
+DELTA_BOOK_VENUES = [v for v in BOOK_VENUES if get_venue(v).book_model == "deltas"]
 TRADE_VENUES = [v for v in VENUES if "trades" in get_venue(v).channels]
 MARKET = {"trades", "book", "bbo"}
 
@@ -58,7 +59,7 @@ async def test_books_equal_the_venue_book(redis_server: EmbeddedRedis, venue: st
             assert stack.subscriber.messages[f"book:{venue}:{symbol}"][0]["type"] == "book_snapshot"
 
 
-@pytest.mark.parametrize("venue", BOOK_VENUES)
+@pytest.mark.parametrize("venue", DELTA_BOOK_VENUES)
 async def test_gap_resets_that_book_only_and_resyncs(
     redis_server: EmbeddedRedis, venue: str
 ) -> None:

@@ -43,3 +43,7 @@ class VenueSpec:
     symbolless: bool = False
     """The source has no instruments (announcements, chain events): a feed lists no symbols and
     each channel is one topic."""
+    book_model: str = "deltas"
+    """``deltas``: a snapshot then updates that must all be applied (gaps are possible);
+    ``snapshots``: every book message is a whole top-N image (Upbit), so there is nothing to
+    gap and the conformance gap case does not apply."""
