@@ -104,9 +104,11 @@ class FeedSettings(BaseModel):
         if unsupported:
             raise ValueError(f"{self.exchange} does not offer channels {unsupported}")
         try:
-            venue.options_type.model_validate(self.options)
+            validated = venue.options_type.model_validate(self.options)
         except ValidationError as exc:
             raise ValueError("bad options: " + "; ".join(_problems(exc, "options"))) from None
+        # keep the validated values: secrets become SecretStr, so no repr shows them
+        self.options = {key: getattr(validated, key) for key in self.options}
         return self
 
     def venue_options(self) -> Any:

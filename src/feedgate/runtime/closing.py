@@ -41,3 +41,12 @@ def judge_close(exchange: str, code: int | None, reason: str) -> CloseVerdict:
     if 4000 <= code <= 4999:
         return CloseVerdict(f"venue_code_{code}", fatal=False)
     return CloseVerdict(_CODE_LABELS.get(code, f"close_code_{code}"), fatal=False)
+
+
+def judge_handshake(exchange: str, status: int) -> CloseVerdict:
+    """An HTTP error instead of an upgrade. For keyed sources (those with fatal close reasons)
+    401/403 mean the key is missing, invalid, revoked or expired: retrying cannot help and would
+    hammer the service. Anything else (429, 5xx) is retried with backoff."""
+    if status in (401, 403) and exchange in FATAL_REASONS:
+        return CloseVerdict(f"http_{status}", fatal=True)
+    return CloseVerdict(f"http_{status}", fatal=False)

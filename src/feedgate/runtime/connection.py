@@ -46,10 +46,10 @@ from feedgate.protocol.base import (
 )
 from feedgate.protocol.heartbeat import HeartbeatPolicy
 from feedgate.protocol.ratelimit import RateLimits, SlidingWindow
-from feedgate.runtime.closing import CloseVerdict, judge_close
+from feedgate.runtime.closing import CloseVerdict, judge_close, judge_handshake
 from feedgate.runtime.publisher import Publisher
 from feedgate.runtime.snapshots import SnapshotFetcher
-from feedgate.runtime.transport import Transport, TransportClosed
+from feedgate.runtime.transport import HandshakeRejected, Transport, TransportClosed
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,18 @@ class ConnectionRunner:
                 try:
                     headers = self.protocol.connect_headers(now_us())
                     transport = await self._open(url, headers)
-                except Exception as exc:  # any failure to open is retried after backoff
+                except HandshakeRejected as exc:
+                    verdict = judge_handshake(self.exchange, exc.status)
+                    if verdict.fatal:
+                        log.error("%s: %s: stopping for good", self.connection_id, exc)
+                        self.stats.state = "fatal"
+                        self.stats.fatal_reason = verdict.reason
+                        self._status(StatusEvent.DISCONNECTED, verdict.reason)
+                        raise FatalConnectionError(verdict.reason) from None
+                    log.warning("%s: %s", self.connection_id, exc)
+                    self.stats.reconnects[verdict.reason] += 1
+                    continue
+                except Exception as exc:  # any other failure to open is retried after backoff
                     log.warning("%s: connect to %s failed: %s", self.connection_id, url, exc)
                     self.stats.reconnects["connect_failed"] += 1
                     continue

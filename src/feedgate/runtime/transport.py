@@ -7,11 +7,17 @@ the library as they arrive. A later transport (e.g. picows) only has to provide 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+# websockets logs every upgrade header at DEBUG, API keys and JWTs included: its loggers are
+# pinned at INFO so no log level setting can make a secret appear (design §2.4)
+_WS_LOGGER = logging.getLogger("feedgate.transport.websockets")
+_WS_LOGGER.setLevel(logging.INFO)
 
 
 class TransportClosed(Exception):
@@ -21,6 +27,14 @@ class TransportClosed(Exception):
         super().__init__(f"closed (code={code}, reason={reason!r})")
         self.code = code
         self.reason = reason
+
+
+class HandshakeRejected(Exception):
+    """The server answered the upgrade with an HTTP error (401/403 bad key, 429 too many)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"handshake rejected with HTTP {status}")
+        self.status = status
 
 
 class Transport(Protocol):
@@ -72,7 +86,15 @@ def _closed(exc: ConnectionClosed) -> TransportClosed:
 
 
 async def open_websocket(url: str, options: TransportOptions) -> Transport:
-    ws = await connect(
+    try:
+        ws = await _connect(url, options)
+    except InvalidStatus as exc:
+        raise HandshakeRejected(exc.response.status_code) from None
+    return WebsocketsTransport(ws)
+
+
+async def _connect(url: str, options: TransportOptions) -> ClientConnection:
+    return await connect(
         url,
         max_size=options.max_size,
         open_timeout=options.open_timeout_s,
@@ -81,5 +103,5 @@ async def open_websocket(url: str, options: TransportOptions) -> Transport:
         additional_headers=list(options.headers) or None,
         compression=None,
         max_queue=options.max_queue,
+        logger=_WS_LOGGER,
     )
-    return WebsocketsTransport(ws)
