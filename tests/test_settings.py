@@ -117,3 +117,11 @@ def test_symbols_are_required_for_markets(tmp_path: Path) -> None:
     bad = '[[feeds]]\nexchange = "binance"\nchannels = ["trades"]\n'
     with pytest.raises(ConfigError, match="binance needs at least one symbol"):
         load_settings(write(tmp_path, bad))
+
+
+def test_private_channels_need_a_feed_of_their_own(tmp_path: Path) -> None:
+    mixed = (
+        '[[feeds]]\nexchange = "upbit"\nchannels = ["trades", "my_order"]\nsymbols = ["BTC-KRW"]\n'
+    )
+    with pytest.raises(ConfigError, match=r"private channels \['my_order'\] need a feed"):
+        load_settings(write(tmp_path, mixed))

@@ -100,6 +100,12 @@ class FeedSettings(BaseModel):
             raise ValueError(f"{self.exchange} has no instruments: leave symbols out")
         if not venue.symbolless and not self.symbols:
             raise ValueError(f"{self.exchange} needs at least one symbol")
+        private = set(self.channels) & venue.private_channels
+        if private and set(self.channels) - venue.private_channels:
+            raise ValueError(
+                f"private channels {sorted(private)} need a feed of their own (own credentials "
+                "and connection, published only on private:*)"
+            )
         unsupported = sorted(set(self.channels) - venue.channels - venue.private_channels)
         if unsupported:
             raise ValueError(f"{self.exchange} does not offer channels {unsupported}")

@@ -129,11 +129,13 @@ class ConnectionRunner:
         loop = asyncio.get_running_loop()
         try:
             while not self._stopping:
+                # the connect slot is reserved for when the backoff ends, so the attempt lands
+                # where the venue-wide limiter counted it (never inside later reservations)
                 delay = self.backoff.next_delay()
-                wait = self.connect_limiter.acquire(loop.time())
-                if max(delay, wait):
+                wait = self.connect_limiter.acquire(loop.time() + delay)
+                if delay + wait:
                     self.stats.state = "backoff"
-                    await asyncio.sleep(max(delay, wait))
+                    await asyncio.sleep(delay + wait)
                 self.stats.state = "connecting"
                 url = self.protocol.connect_url()
                 try:

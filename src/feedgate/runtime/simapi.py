@@ -87,6 +87,8 @@ Optional simulator attributes ``SimServer`` uses when present (read with ``getat
 - ``subscribe_deadline_s: float | None`` — close a session with no subscription after this long
   (Coinbase: 5 s).
 - ``checksum_flip(symbol)`` — the next book update of ``symbol`` carries a wrong checksum.
+- ``should_close(session, now_us) -> str | None`` — a close reason when the venue would end the
+  session itself (Upbit closes a client silent for 120 s); checked once a second.
 - ``binary_frames: bool`` — data frames go out as binary WebSocket frames (Upbit, cryptolisting).
 - ``gateway_options: dict`` — options a gateway feed needs besides ``ws_url``/``rest_url`` to
   talk to this simulator (a demo API key); the demo and the test harness merge them in.

@@ -266,6 +266,8 @@ class SimServer(SimTasks[S, E]):
             tasks.append(asyncio.create_task(self._periodic(client, self.periodic_interval_s)))
         if self.subscribe_deadline_s is not None:
             tasks.append(asyncio.create_task(self._deadline(client, self.subscribe_deadline_s)))
+        if hasattr(self.sim, "should_close"):
+            tasks.append(asyncio.create_task(self._close_watch(client)))
         if self.saturating:
             tasks.append(asyncio.create_task(self._saturate(client)))
         try:

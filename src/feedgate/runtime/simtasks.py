@@ -72,6 +72,20 @@ class SimTasks(Generic[S, E]):
         except (ConnectionClosed, OSError):
             return
 
+    async def _close_watch(self, client: _Client[S]) -> None:
+        """Venues that close sessions themselves (Upbit's idle close after 120 s of client
+        silence, §4.5): asked once a second through the simulator's ``should_close``."""
+        should_close = self.sim.should_close  # type: ignore[attr-defined]
+        try:
+            while client.conn.protocol.state is State.OPEN:
+                await asyncio.sleep(1.0)
+                reason = should_close(client.session, now_us())
+                if reason:
+                    self._close(client, 1000, str(reason), fail=True)
+                    return
+        except (ConnectionClosed, OSError):
+            return
+
     async def _deadline(self, client: _Client[S], seconds: float) -> None:
         """Close a session that has not subscribed in time (Coinbase §2.2: 5 s)."""
         await asyncio.sleep(seconds)
