@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from feedgate.events import StatusEvent
 from feedgate.messages import _TYPES
 from feedgate.venues import available_venues
@@ -30,3 +32,29 @@ def test_every_venue_folder_has_notes() -> None:
     for venue in available_venues():
         notes = root / venue / "NOTES.md"
         assert notes.is_file() and "## Limits" in notes.read_text(), f"{venue}/NOTES.md"
+
+
+def test_the_example_config_loads() -> None:
+    from feedgate.settings import load_settings
+
+    settings = load_settings(DOCS.parent / "examples" / "feeds.toml")
+    assert {f.exchange for f in settings.feeds} >= {"binance", "coinbase", "kraken", "okx"}
+
+
+def test_the_readme_config_snippets_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    import tomllib
+
+    from feedgate.settings import build_settings
+
+    readme = (DOCS.parent / "README.md").read_text()
+    snippets = re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+    assert snippets, "the README shows a config"
+    monkeypatch.setenv("CRYPTOLISTING_API_KEY", "dsk_" + "1" * 64)
+    monkeypatch.setenv("UPBIT_ACCESS_KEY", "access")
+    secret = tmp_path / "upbit_secret"
+    secret.write_text("s3cret\n")
+    for snippet in snippets:
+        text = snippet.replace("/run/secrets/upbit_secret", str(secret))
+        settings = build_settings(tomllib.loads(text))
+        assert settings.feeds and "s3cret" not in repr(settings)
