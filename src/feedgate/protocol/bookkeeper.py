@@ -98,6 +98,15 @@ class BookKeeper:
             self.carry_out(book, book.sync.disconnect(), now, out)
         return out
 
+    def snapshot_failed(self, venue_symbol: str, now: int) -> list[Action]:
+        """A REST snapshot request gave up (after the runtime's retries): ask again."""
+        book = self._books.get(venue_symbol)
+        if book is None:
+            return []
+        out: list[Action] = []
+        self.carry_out(book, book.sync.on_snapshot_failed(), now, out)
+        return out
+
     def tick(self, now: int) -> list[Action]:
         """Refresh the ``book:*`` key of changed books, at most once per interval each."""
         out: list[Action] = []

@@ -249,12 +249,7 @@ class BinanceProtocol(VenueProtocol):
         return actions
 
     def on_snapshot_failed(self, key: str, reason: str, now: int) -> list[Action]:
-        book = self._books.get(key)
-        if book is None:
-            return []
-        actions: list[Action] = []
-        self._books.carry_out(book, book.sync.on_snapshot_failed(), now, actions)
-        return actions
+        return self._books.snapshot_failed(key, now)
 
     def on_tick(self, now: int) -> list[Action]:
         """Refresh the ``book:*`` key of books that changed, at most once per interval."""

@@ -348,12 +348,7 @@ class OkxProtocol(VenueProtocol):
         return actions
 
     def on_snapshot_failed(self, key: str, reason: str, now: int) -> list[Action]:
-        book = self._books.get(key)
-        if book is None:
-            return []
-        actions: list[Action] = []
-        self._books.carry_out(book, book.sync.on_snapshot_failed(), now, actions)
-        return actions
+        return self._books.snapshot_failed(key, now)
 
     def _snapshot_request(self, book: TrackedBook) -> Action:
         """§5.6 ``GET /api/v5/market/books?instId=BTC-USDT&sz=400``."""
