@@ -17,7 +17,7 @@ from feedgate.runtime.redis_server import EmbeddedRedis, free_port
 from feedgate.runtime.simserver import SimServer
 from feedgate.venues import available_venues
 from feedgate.venues.binance.sim import BinanceSim
-from tests.conftest import wait_for
+from tests.conftest import free_port_block, wait_for
 
 FEEDGATE = [sys.executable, "-m", "feedgate.cli"]
 
@@ -51,7 +51,7 @@ async def test_run_serves_then_drains_on_sigterm(
 ) -> None:
     server: SimServer[Any, Any] = SimServer(BinanceSim.from_canonical(["BTC-USDT"]), trade_rate=20)
     await server.start()
-    port = free_port()
+    port = free_port_block(4)  # supervisor on port - 1, workers from port on
     config = tmp_path / "feeds.toml"
     config.write_text(f"""
 [redis]

@@ -9,9 +9,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from feedgate.errors import ConfigError, EmbeddedRedisError
@@ -42,16 +44,68 @@ def _run_until_signal(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from feedgate.runtime.supervisor import Supervisor
+    from feedgate.settings import load_settings
+
+    settings = _checked_settings(args, load_settings)
+    _setup_logging(settings.log_level)
+    _install_uvloop()
+    supervisor = Supervisor(
+        Path(args.config), settings, args.workers,
+        shard_index=args.shard_index, shard_count=args.shard_count,
+    )  # fmt: skip
+    _run_until_signal(supervisor.run())
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
     from feedgate.runtime.app import run_gateway
     from feedgate.settings import load_settings
 
-    settings = load_settings(args.config)
-    if not settings.feeds:
-        raise ConfigError(["feeds: at least one [[feeds]] entry is needed"])
+    settings = _checked_settings(args, load_settings)
     _setup_logging(settings.log_level)
     _install_uvloop()
-    _run_until_signal(run_gateway(settings))
+    gateway = run_gateway(
+        settings, worker_index=args.worker_index, worker_count=args.workers,
+        shard_index=args.shard_index, shard_count=args.shard_count,
+    )  # fmt: skip
+    _run_until_signal(_exit_with_parent(gateway, os.getppid()))
     return 0
+
+
+async def _exit_with_parent(main: Coroutine[Any, Any, None], parent: int) -> None:
+    """A worker outlives no supervisor: if the parent dies (even by SIGKILL), this worker drains
+    and exits instead of running on, unsupervised, as a second copy of its share."""
+    task = asyncio.ensure_future(main)
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=1.0)
+            if os.getppid() != parent and not task.done():
+                logging.getLogger(__name__).error("supervisor %d is gone: draining", parent)
+                task.cancel()
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _checked_settings(args: argparse.Namespace, load: Any) -> Any:
+    settings = load(args.config)
+    if not settings.feeds:
+        raise ConfigError(["feeds: at least one [[feeds]] entry is needed"])
+    problems = []
+    if args.workers < 1:
+        problems.append(f"--workers / FEEDGATE_WORKERS: must be at least 1, got {args.workers}")
+    if not 0 <= args.shard_index < args.shard_count:
+        problems.append(
+            f"--shard-index / FEEDGATE_SHARD_INDEX: {args.shard_index} is not below "
+            f"--shard-count / FEEDGATE_SHARD_COUNT ({args.shard_count})"
+        )
+    if problems:
+        raise ConfigError(problems)
+    return settings
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -95,13 +149,46 @@ def _setup_logging(level: str) -> None:
     )
 
 
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError([f"{name}: not an integer: {value!r}"]) from None
+
+
+def _scale_arguments(parser: argparse.ArgumentParser) -> None:
+    """Worker processes on this host and this host's shard of the plan (flags or env)."""
+    parser.add_argument(
+        "--workers", type=int, default=_env_int("FEEDGATE_WORKERS", os.cpu_count() or 1),
+        help="worker processes (env FEEDGATE_WORKERS; default: one per core)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shard-index", type=int, default=_env_int("FEEDGATE_SHARD_INDEX", 0),
+        help="this host's shard (env FEEDGATE_SHARD_INDEX; a StatefulSet pod's ordinal)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shard-count", type=int, default=_env_int("FEEDGATE_SHARD_COUNT", 1),
+        help="hosts sharing the plan (env FEEDGATE_SHARD_COUNT)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="feedgate", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the gateway from a config file")
+    run = sub.add_parser("run", help="run the gateway: a supervisor and its worker processes")
     run.add_argument("--config", "-c", required=True, help="TOML config (see README)")
+    _scale_arguments(run)
     run.set_defaults(func=_cmd_run)
+
+    worker = sub.add_parser("worker", help="one worker process (the supervisor starts these)")
+    worker.add_argument("--config", "-c", required=True)
+    worker.add_argument("--worker-index", type=int, default=0)
+    _scale_arguments(worker)
+    worker.set_defaults(func=_cmd_worker)
 
     demo = sub.add_parser("demo", help="embedded Redis + simulated venues + gateway, live view")
     demo.add_argument("--symbols", default="BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT")
@@ -128,7 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except ConfigError as exc:  # a bad FEEDGATE_WORKERS/SHARD value
+        print(f"feedgate: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         code: int = args.func(args)
         return code

@@ -46,9 +46,19 @@ def test_long_data_silence_reconnects_after_reconnect_after_thresholds() -> None
     stale: set[str] = set()
     last = {"book": 100.0, "trades": 100.0}
     assert POLICY.check(129.9, 129.9, last, stale).reconnect is None
+    assert stale == {"book"}  # reported stale once, at the first check past 10 s
     report = POLICY.check(130.0, 130.0, last, stale)  # 3 x 10 s of silence on book
     assert report.reconnect == "data_idle"
-    assert report.stale == ("book",)
+    assert report.stale == ()  # not reported twice
+
+
+def test_a_late_check_reports_stale_channels_along_with_the_reconnect() -> None:
+    """A check delayed past the transport threshold (a busy loop) still tells subscribers which
+    channels went quiet before the connection is replaced."""
+    stale: set[str] = set()
+    report = POLICY.check(1000.0, 900.0, {"book": 900.0, "trades": 990.0}, stale)
+    assert report.reconnect == "transport_idle"
+    assert report.stale == ("book",) and stale == {"book"}
 
 
 def test_channels_without_a_threshold_are_not_judged() -> None:

@@ -71,3 +71,21 @@ def test_plan_properties(symbols: list[str], per_connection: int, seed: int) -> 
     assert [(p.connection_id, p.topics) for p in again] == [
         (p.connection_id, p.topics) for p in plans
     ]
+
+
+def test_owner_is_deterministic_and_balanced() -> None:
+    from collections import Counter
+
+    from feedgate.protocol.plan import owner
+
+    for slots, shards, workers in ((200, 1, 2), (37, 3, 4), (5, 2, 4), (1000, 4, 8)):
+        owners = [owner(slot, shards, workers) for slot in range(slots)]
+        assert owners == [owner(slot, shards, workers) for slot in range(slots)]
+        counts = Counter(owners)
+        expected = {(s, w) for s in range(shards) for w in range(workers)}
+        assert set(counts) <= expected
+        if slots >= shards * workers:
+            assert set(counts) == expected
+        assert max(counts.values()) - min(counts.values()) <= 1, counts
+    with pytest.raises(ValueError):
+        owner(0, 0, 1)

@@ -38,19 +38,19 @@ class HeartbeatPolicy:
 
         A channel that never sent data is judged from ``last_frame_s`` onwards, i.e. from when
         the connection was opened or last heard from: a subscription that never delivers is
-        caught as well.
+        caught as well. Channels that went quiet are reported stale even when the same check
+        also replaces the connection (a late check must not skip the ``stale`` status).
         """
-        if now_s - last_frame_s >= self.transport_idle_s:
-            return HeartbeatReport("transport_idle")
         newly_stale: list[str] = []
         recovered: list[str] = []
+        reconnect: str | None = None
         for channel, last in last_data_s.items():
             threshold = self.data_idle_s.get(channel)
             if threshold is None:
                 continue
             idle = now_s - last
             if idle >= threshold * self.reconnect_after:
-                return HeartbeatReport("data_idle", (channel,))
+                reconnect = reconnect or "data_idle"
             if idle >= threshold:
                 if channel not in stale:
                     stale.add(channel)
@@ -58,7 +58,9 @@ class HeartbeatPolicy:
             elif channel in stale:
                 stale.discard(channel)
                 recovered.append(channel)
-        return HeartbeatReport(None, tuple(newly_stale), tuple(recovered))
+        if now_s - last_frame_s >= self.transport_idle_s:
+            reconnect = "transport_idle"
+        return HeartbeatReport(reconnect, tuple(newly_stale), tuple(recovered))
 
 
 @dataclass(slots=True)

@@ -36,3 +36,15 @@ def plan_connections(
         for index, chunk in enumerate(plans)
         if chunk
     ]
+
+
+def owner(slot: int, shards: int, workers: int) -> tuple[int, int]:
+    """Which (shard, worker) runs the ``slot``-th connection of the whole plan.
+
+    Round-robin over shards first, then over the workers of a shard, so every shard and every
+    worker gets within one connection of the same count, and the answer depends only on the
+    slot: a restarted worker resumes exactly its share. ``slot`` counts connections in config
+    order (feeds in file order, each feed's plan in order)."""
+    if shards < 1 or workers < 1:
+        raise ValueError("shard and worker counts must be at least 1")
+    return slot % shards, (slot // shards) % workers

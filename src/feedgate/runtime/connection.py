@@ -129,13 +129,17 @@ class ConnectionRunner:
         loop = asyncio.get_running_loop()
         try:
             while not self._stopping:
-                # the connect slot is reserved for when the backoff ends, so the attempt lands
-                # where the venue-wide limiter counted it (never inside later reservations)
                 delay = self.backoff.next_delay()
-                wait = self.connect_limiter.acquire(loop.time() + delay)
-                if delay + wait:
+                if delay:
                     self.stats.state = "backoff"
-                    await asyncio.sleep(delay + wait)
+                    await asyncio.sleep(delay)
+                # gate on actual attempt times, re-checked after every wake-up: a reservation
+                # made earlier could fire late together with later ones when the loop stalls,
+                # and the venue would count them in one window
+                while (wait := self.connect_limiter.delay(loop.time())) > 0:
+                    self.stats.state = "backoff"
+                    await asyncio.sleep(wait)
+                self.connect_limiter.acquire(loop.time())
                 self.stats.state = "connecting"
                 url = self.protocol.connect_url()
                 try:

@@ -6,6 +6,9 @@ configured), else 503, with the per-connection states either way, for probes and
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
@@ -19,16 +22,38 @@ def health_report(stats: WorkerStats) -> tuple[bool, dict[str, object]]:
     healthy = stats.publisher.redis_up and any_up
     return healthy, {
         "healthy": healthy,
+        "pid": os.getpid(),
+        "worker": stats.worker,
         "redis_up": stats.publisher.redis_up,
         "connections": connections,
         "queue_depth": stats.publisher.queue_depth,
     }
 
 
+Report = Callable[[], tuple[bool, dict[str, object]]]
+
+
 class HealthServer:
+    """``/metrics`` from ``registry``; ``/healthz`` from a worker's stats, or from ``report``
+    (the supervisor's)."""
+
     def __init__(
-        self, stats: WorkerStats, registry: CollectorRegistry, host: str, port: int
+        self,
+        stats: WorkerStats | None,
+        registry: CollectorRegistry,
+        host: str,
+        port: int,
+        report: Report | None = None,
     ) -> None:
+        if report is None:
+            if stats is None:
+                raise ValueError("a health server needs worker stats or a report")
+            worker_stats = stats
+
+            def report() -> tuple[bool, dict[str, object]]:
+                return health_report(worker_stats)
+
+        self._report = report
         self.stats = stats
         self.registry = registry
         self.host = host
@@ -57,5 +82,5 @@ class HealthServer:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        healthy, report = health_report(self.stats)
+        healthy, report = self._report()
         return web.json_response(report, status=200 if healthy else 503)

@@ -15,7 +15,7 @@ from feedgate.metrics import ConnectionStats, WorkerStats, make_registry
 from feedgate.protocol.backoff import Backoff
 from feedgate.protocol.base import Topic
 from feedgate.protocol.heartbeat import HeartbeatPolicy
-from feedgate.protocol.plan import plan_connections
+from feedgate.protocol.plan import owner, plan_connections
 from feedgate.protocol.ratelimit import RateLimits, SlidingWindow
 from feedgate.runtime.connection import ConnectionRunner, Opener
 from feedgate.runtime.health import HealthServer
@@ -64,6 +64,14 @@ def _send_limiter(per_second: float, per_minute: int | None) -> Callable[[], Rat
     return make
 
 
+def _connect_limiter(limit: int, window_s: float) -> SlidingWindow:
+    """Per-second connect limits (Upbit: 5 a second) are met by even spacing, so no burst can
+    meet the next window's burst; longer windows (Binance: 300 per 5 minutes) allow a burst."""
+    if window_s <= 1.0:
+        return SlidingWindow(1, window_s / limit)
+    return SlidingWindow(limit, window_s)
+
+
 @dataclass
 class _VenueRuntime:
     spec: VenueSpec
@@ -78,6 +86,12 @@ class Worker:
     settings: Settings
     redis_url: str
     worker_index: int = 0
+    worker_count: int = 1
+    """Workers on this host: each runs its share of the plan (``plan.owner``) and takes its
+    share of each venue's per-IP connect and REST budgets, so together they never exceed them."""
+    shard_index: int = 0
+    shard_count: int = 1
+    """Hosts (shards) splitting the same plan (``--shard-index``/``--shard-count``)."""
     opener_factory: OpenerFactory = default_opener
     """Builds each venue's transport opener (its frame size limit differs per venue)."""
     serve_metrics: bool = True
@@ -97,7 +111,12 @@ class Worker:
             self.settings.metrics.host,
             port + self.worker_index if port else 0,
         )
+        if not 0 <= self.worker_index < self.worker_count:
+            raise ValueError("the worker index must be below the worker count")
+        if not 0 <= self.shard_index < self.shard_count:
+            raise ValueError("the shard index must be below the shard count")
         self._venues: dict[str, _VenueRuntime] = {}
+        self._slot = 0  # connections planned so far, across feeds in config order
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
 
@@ -119,12 +138,16 @@ class Worker:
         if runtime is None:
             spec = get_venue(exchange)
             limits = spec.limits
+            share = self.worker_count  # per-IP budgets are split between this host's workers
             runtime = _VenueRuntime(
                 spec,
                 SnapshotFetcher(
-                    limits.rest_weight_per_minute or 1200, outcomes=self.stats.snapshot_requests
+                    max((limits.rest_weight_per_minute or 1200) // share, 1),
+                    outcomes=self.stats.snapshot_requests,
                 ),
-                SlidingWindow(limits.connects_per_window, limits.connect_window_s),
+                _connect_limiter(
+                    max(limits.connects_per_window // share, 1), limits.connect_window_s
+                ),
                 self.opener_factory(TransportOptions(max_size=spec.max_frame_bytes)),
             )
             self._venues[exchange] = runtime
@@ -183,6 +206,10 @@ class Worker:
         for plan in plan_connections(feed.exchange, topics, per_connection):
             plan.connection_id = f"{feed.exchange}-{venue.next_connection:02d}"
             venue.next_connection += 1
+            slot, self._slot = self._slot, self._slot + 1
+            mine = (self.shard_index, self.worker_index)
+            if owner(slot, self.shard_count, self.worker_count) != mine:
+                continue  # another worker's (or host's) share
             plan.venue_symbols = {t.symbol: mapping[t.symbol] for t in plan.topics if t.symbol}
             stats = ConnectionStats(feed.exchange, plan.connection_id)
             self.stats.connections.append(stats)
