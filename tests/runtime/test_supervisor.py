@@ -50,8 +50,18 @@ async def supervisor(config: Path, workers: int) -> AsyncIterator[asyncio.subpro
                 await proc.wait()
 
 
-def binance_config(tmp_path: Path, server: SimServer[Any, Any], redis_url: str, port: int) -> Path:
-    symbols = ", ".join(f'"S{i}-USDT"' for i in range(4))
+def sim_config(
+    tmp_path: Path,
+    server: SimServer[Any, Any],
+    redis_url: str,
+    port: int,
+    exchange: str,
+    symbols: list[str],
+    per_connection: str,
+) -> Path:
+    """A config with one feed of ``exchange`` against ``server``, one symbol per connection
+    (``per_connection`` is the venue's option name for that)."""
+    listed = ", ".join(f'"{s}"' for s in symbols)
     config = tmp_path / "feeds.toml"
     config.write_text(f"""
 [redis]
@@ -59,15 +69,22 @@ url = "{redis_url}"
 [metrics]
 port = {port}
 [[feeds]]
-exchange = "binance"
+exchange = "{exchange}"
 channels = ["trades"]
-symbols = [{symbols}]
+symbols = [{listed}]
 [feeds.options]
 ws_url = "{server.ws_url}"
 rest_url = "{server.rest_url}"
-streams_per_connection = 1
+{per_connection} = 1
 """)
     return config
+
+
+def binance_config(tmp_path: Path, server: SimServer[Any, Any], redis_url: str, port: int) -> Path:
+    symbols = [f"S{i}-USDT" for i in range(4)]
+    return sim_config(
+        tmp_path, server, redis_url, port, "binance", symbols, "streams_per_connection"
+    )
 
 
 async def test_workers_split_the_plan_restart_alone_and_drain(
@@ -135,22 +152,9 @@ async def test_workers_share_the_host_connect_budget(
     server: SimServer[Any, Any] = SimServer(upbit_simulator(symbols), trade_rate=5)
     await server.start()
     port = free_port_block(2)
-    config = tmp_path / "feeds.toml"
-    listed = ", ".join(f'"{s}"' for s in symbols)
-    config.write_text(f"""
-[redis]
-url = "{redis_server.url}"
-[metrics]
-port = {port}
-[[feeds]]
-exchange = "upbit"
-channels = ["trades"]
-symbols = [{listed}]
-[feeds.options]
-ws_url = "{server.ws_url}"
-rest_url = "{server.rest_url}"
-topics_per_connection = 1
-""")
+    config = sim_config(
+        tmp_path, server, redis_server.url, port, "upbit", symbols, "topics_per_connection"
+    )
     try:
         async with supervisor(config, 2):
             await wait_for(lambda: server.stats.connections_accepted >= 12, 20, "12 connections")

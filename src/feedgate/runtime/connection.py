@@ -229,8 +229,6 @@ class ConnectionRunner:
                     return self._end
                 verdict: CloseVerdict = judge_close(self.exchange, exc.code, exc.reason)
                 return _EndSession(verdict.reason, fatal=verdict.fatal)
-            except asyncio.CancelledError:
-                raise
             recv_ts = time.time_ns() // 1000
             stats.frames += 1
             self._last_frame_s = clock()
