@@ -116,7 +116,7 @@ async def run_venue(venue: str, symbols: int, frames: int, redis_url: str) -> di
         carry_out(on_frame(frame, T0 + 2_000_000), T0)
         if i % 256 == 255:
             await asyncio.sleep(0)  # let the publisher's reply reader run, as in the worker
-    while publisher.queue_depth or publisher._in_flight_count:  # noqa: ASYNC110 - a bench poll
+    while publisher.in_flight:  # noqa: ASYNC110 - a bench poll
         await asyncio.sleep(0.001)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started

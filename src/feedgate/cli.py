@@ -137,8 +137,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_tail(args: argparse.Namespace) -> int:
-    from feedgate.tail import tail
+    from feedgate.tail import check_channels, tail
 
+    check_channels(args.url, args.patterns)  # a bad argument exits 2 before connecting
     _run_until_signal(tail(args.url, args.patterns, as_json=args.json, limit=args.limit))
     return 0
 
@@ -206,7 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=_cmd_simulate)
 
     tail_ = sub.add_parser("tail", help="print messages from channels matching patterns")
-    tail_.add_argument("patterns", nargs="+", help="channel patterns, e.g. 'trades:*'")
+    tail_.add_argument(
+        "patterns",
+        nargs="+",
+        help="channel patterns, e.g. 'trades:*' (exact channel names with a redis+cluster:// url)",
+    )
     tail_.add_argument("--url", default="redis://127.0.0.1:6379/0")
     tail_.add_argument("--json", action="store_true", help="raw JSON, one message per line")
     tail_.add_argument("--limit", type=int, default=None, help="stop after N messages")

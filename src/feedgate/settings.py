@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from feedgate.channels import split_symbol
 from feedgate.errors import ConfigError
+from feedgate.runtime.redis_target import SCHEMES, parse_redis_url
 from feedgate.venues import available_venues, get_venue
 
 
@@ -23,17 +24,27 @@ class RedisSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = None
-    """``redis://host:port/db`` (``rediss://`` for TLS, ``user:password@`` for ACL users).
-    None starts a private embedded server (demo and tests)."""
+    """``redis://host:port/db`` (``rediss://`` for TLS, ``user:password@`` for ACL users), or a
+    cluster's seeds ``redis+cluster://host1:7000,host2:7001``. None starts a private embedded
+    server (demo and tests)."""
+    cluster: bool = False
+    """Publish to a Redis Cluster with sharded Pub/Sub (``SPUBLISH``); implied by a
+    ``redis+cluster://`` url."""
     max_queue: int = Field(default=200_000, ge=1000)
     """Messages held while Redis is slow or down; beyond it the oldest are dropped (counted)."""
 
     @field_validator("url")
     @classmethod
     def _scheme(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(("redis://", "rediss://")):
-            raise ValueError("must start with redis:// or rediss://")
+        if url is not None and not url.startswith(SCHEMES):
+            raise ValueError("must start with " + ", ".join(SCHEMES))
         return url
+
+    @model_validator(mode="after")
+    def _cluster(self) -> RedisSettings:
+        if self.url is not None:
+            _, self.cluster = parse_redis_url(self.url, self.cluster)  # raises on a bad url
+        return self
 
 
 class MetricsSettings(BaseModel):

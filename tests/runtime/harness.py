@@ -18,7 +18,9 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterPubSub, RedisCluster
 
+from feedgate.runtime.redis_target import is_cluster_url, parse_redis_url
 from feedgate.runtime.simapi import VenueSimulator
 from feedgate.runtime.simserver import SimServer
 from feedgate.runtime.worker import Worker
@@ -63,7 +65,7 @@ def normalized(levels: list[list[str]]) -> list[tuple[Decimal, Decimal]]:
 
 @dataclass
 class Subscriber:
-    client: aioredis.Redis
+    client: aioredis.Redis | RedisCluster
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     books: dict[str, FollowedBook] = field(default_factory=lambda: defaultdict(FollowedBook))
     log: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # arrival order
@@ -76,6 +78,14 @@ class Subscriber:
         self._task = asyncio.create_task(self._read(pubsub, ready))
         await asyncio.wait_for(ready.wait(), 5)
 
+    async def start_sharded(self, client: RedisCluster, *channels: str) -> None:
+        """Follow named channels of a Redis Cluster with ``SSUBSCRIBE`` (no patterns there)."""
+        pubsub = client.pubsub()
+        await pubsub.ssubscribe(*channels)
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(self._read_sharded(pubsub, ready, len(channels)))
+        await asyncio.wait_for(ready.wait(), 10)
+
     async def _read(self, pubsub: aioredis.client.PubSub, ready: asyncio.Event) -> None:
         try:
             while True:
@@ -85,18 +95,36 @@ class Subscriber:
                 if item["type"] == "psubscribe":
                     ready.set()
                     continue
-                channel = item["channel"].decode()
-                message = orjson.loads(item["data"])
-                self.messages[channel].append(message)
-                self.log.append((channel, message))
-                if message["type"] == "book_snapshot":
-                    self.books[message["symbol"]].load(message)
-                elif message["type"] == "book_delta":
-                    self.books[message["symbol"]].apply(message)
-                elif message["type"] == "status" and message["event"] == "book_reset":
-                    self.books[message["symbol"]].valid = False
+                self.record(item["channel"].decode(), orjson.loads(item["data"]))
         finally:
             await pubsub.aclose()
+
+    async def _read_sharded(self, pubsub: ClusterPubSub, ready: asyncio.Event, n: int) -> None:
+        confirmed = 0
+        try:
+            while True:
+                # the client polls its node connections in turn, each for up to ``timeout``
+                item = await pubsub.get_sharded_message(timeout=0.01)
+                if item is None:
+                    continue
+                if item["type"] == "ssubscribe":
+                    confirmed += 1
+                    if confirmed == n:
+                        ready.set()
+                    continue
+                self.record(item["channel"].decode(), orjson.loads(item["data"]))
+        finally:
+            await pubsub.aclose()
+
+    def record(self, channel: str, message: dict[str, Any]) -> None:
+        self.messages[channel].append(message)
+        self.log.append((channel, message))
+        if message["type"] == "book_snapshot":
+            self.books[message["symbol"]].load(message)
+        elif message["type"] == "book_delta":
+            self.books[message["symbol"]].apply(message)
+        elif message["type"] == "status" and message["event"] == "book_reset":
+            self.books[message["symbol"]].valid = False
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -183,9 +211,17 @@ async def running_stack(
         sim, trade_rate=trade_rate, depth_interval_ms=50, **(sim_options or {})
     )
     await server.start()
-    client = aioredis.Redis.from_url(redis_url)
-    subscriber = Subscriber(client)
-    await subscriber.start(*SUBSCRIBED_PATTERNS)
+    client: aioredis.Redis | RedisCluster
+    if is_cluster_url(redis_url):
+        seed = parse_redis_url(redis_url)[0][0]
+        client = await RedisCluster(seed.host, seed.port).initialize()
+        subscriber = Subscriber(client)
+        channels = [f"{c}:{venue}:{s}" for s in symbols for c in ("trades", "book", "bbo")]
+        await subscriber.start_sharded(client, "feedgate:status", *channels)
+    else:
+        client = aioredis.Redis.from_url(redis_url)
+        subscriber = Subscriber(client)
+        await subscriber.start(*SUBSCRIBED_PATTERNS)
     worker = Worker(gateway_settings(server, symbols, venue, **feed), redis_url=redis_url)
     try:
         await worker.start()

@@ -1,13 +1,13 @@
 """The Redis publisher: events in (synchronously, never blocking), pipelined RESP batches out.
 
 ``submit(event)`` runs on the read loop: it assigns the channel's ``seq``, encodes the message once
-and appends it to a bounded queue; when the queue is full the oldest message is dropped and
-counted (a subscriber sees the ``seq`` jump and re-reads the key). A writer task packs everything
-queued since the last loop tick into one pipelined write (``PUBLISH`` per message, one ``SET`` per
-last-value key, deduplicated within the batch); a reader task parses the replies with hiredis and
-records the publish latency. Redis I/O never blocks the read loop, and a slow or absent Redis costs
-drops, not memory or stalls. On a broken connection the publisher reconnects with backoff; the
-commands that were in flight are counted as dropped (they may or may not have been published).
+and appends it to the bounded queue of the link that carries the channel (``redis_link.py``); when
+a queue is full its oldest message is dropped and counted (a subscriber sees the ``seq`` jump and
+re-reads the key). Against one Redis there is one link and channels go out with ``PUBLISH``.
+Against a Redis Cluster (design §2.1) channels go out with ``SPUBLISH`` on one link per master,
+chosen by the channel's hash slot; the channel's last-value key has the same name, hence the same
+slot and the same link. The slot map is read from the cluster at start and again whenever a node
+answers ``MOVED``/``ASK`` or cannot be reached; queued messages then follow their channels.
 """
 
 from __future__ import annotations
@@ -16,62 +16,32 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections import deque
-from dataclasses import dataclass
-from urllib.parse import unquote, urlparse
 
 import hiredis
 
 from feedgate.channels import ChannelKind, book_channel
-from feedgate.clock import now_us
 from feedgate.events import Bbo, BookSnapshot, Event, Status, StatusEvent
 from feedgate.messages import ROUTED_BY_CONTENT, encode_body, header, route
-from feedgate.metrics import FastHistogram, PublisherStats
+from feedgate.metrics import PublisherStats
 from feedgate.protocol.backoff import Backoff
+from feedgate.runtime.cluster_map import SlotMap, key_slot, read_reply
+from feedgate.runtime.redis_link import (
+    DEL_KEY,
+    PUBLISH,
+    SET_KEY,
+    Channel,
+    Entry,
+    RedisLink,
+    open_redis,
+    pack,
+)
+from feedgate.runtime.redis_target import RedisTarget, parse_redis_url
+
+__all__ = ["Publisher", "RedisTarget"]
 
 log = logging.getLogger(__name__)
 
-_PUBLISH = b"PUBLISH"
-_SET = b"SET"
-_DEL = b"DEL"
-PUBLISH, SET_KEY, DEL_KEY = 1, 2, 4  # what a queued entry asks for
-WRITE_BUFFER_LIMIT = 4 * 1024 * 1024  # bytes waiting in the socket buffer before we hold off
-
-
-@dataclass(slots=True)
-class _Channel:
-    """Per channel state, cached so the hot path does no string building per message."""
-
-    name: bytes
-    key: bytes | None
-    seq: int
-    counter_key: tuple[str, str]
-    lag: FastHistogram | None
-
-
-@dataclass(frozen=True, slots=True)
-class RedisTarget:
-    host: str
-    port: int
-    db: int
-    username: str | None
-    password: str | None
-    tls: bool
-
-    @classmethod
-    def from_url(cls, url: str) -> RedisTarget:
-        parts = urlparse(url)
-        if parts.scheme not in ("redis", "rediss"):
-            raise ValueError(f"redis url must start with redis:// or rediss://, got {url!r}")
-        db_text = parts.path.lstrip("/")
-        return cls(
-            host=parts.hostname or "localhost",
-            port=parts.port or 6379,
-            db=int(db_text) if db_text else 0,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            tls=parts.scheme == "rediss",
-        )
+SLOT_MAP_REFRESH_MIN_S = 0.5  # a burst of MOVED replies re-reads the slot map once
 
 
 class Publisher:
@@ -80,31 +50,44 @@ class Publisher:
         redis_url: str,
         stats: PublisherStats,
         *,
+        cluster: bool = False,
         max_queue: int = 200_000,
         max_batch: int = 10_000,
         max_in_flight: int = 50_000,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.target = RedisTarget.from_url(redis_url)
+        self.seeds, self.cluster = parse_redis_url(redis_url, cluster)
+        self.target = self.seeds[0]
         self.stats = stats
         self.max_queue = max_queue
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
         self._ssl = ssl_context
-        # queue entries: (channel, payload, recv_ts, PUBLISH | SET_KEY)
-        self._queue: deque[tuple[_Channel, bytes, int, int]] = deque()
         # (event type, exchange, symbol, venue symbol) → (channel, cached message header)
-        self._channels: dict[tuple[type, str, str | None, str | None], tuple[_Channel, bytes]] = {}
-        self._by_name: dict[bytes, _Channel] = {}
-        self._wake = asyncio.Event()
-        self._in_flight: deque[tuple[int, list[int]]] = deque()  # (replies expected, recv_ts)
-        self._in_flight_count = 0
-        self._room = asyncio.Event()
-        self._room.set()
-        self._closing = False
+        self._channels: dict[tuple[type, str, str | None, str | None], tuple[Channel, bytes]] = {}
+        self._by_name: dict[bytes, Channel] = {}
+        self._links: dict[tuple[str, int], RedisLink] = {}
+        self._link_tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._slot_map: SlotMap | None = None
         self._connected = asyncio.Event()
-        self._writer: asyncio.StreamWriter | None = None
-        self.backoff = Backoff(base_s=0.2, cap_s=5.0, stable_after_s=10.0)
+        self._refresh = asyncio.Event()
+        self._closing = False
+        # standalone: the one link; cluster: holds what is submitted before the slot map is known
+        self._default = self._new_link(self.target)
+
+    def _new_link(self, target: RedisTarget) -> RedisLink:
+        return RedisLink(
+            target,
+            self.stats,
+            publish_command=b"SPUBLISH" if self.cluster else b"PUBLISH",
+            max_queue=self.max_queue,
+            max_batch=self.max_batch,
+            max_in_flight=self.max_in_flight,
+            ssl_context=self._ssl,
+            on_redirect=self._refresh.set if self.cluster else None,
+            on_state=self._state_changed,
+            total_depth=(lambda: self.queue_depth) if self.cluster else None,
+        )
 
     # -- hot path -------------------------------------------------------------------------------
 
@@ -127,35 +110,25 @@ class Publisher:
             if ts is not None and channel.lag is not None:
                 channel.lag.observe((event.recv_ts - ts) / 1e6)
         payload = head + encode_body(event, channel.seq)
-        queue = self._queue
+        link = channel.link
+        queue = link.queue
         queue.append((channel, payload, event.recv_ts, what))
         if type(event) is Status and event.event is StatusEvent.BOOK_RESET and event.symbol:
             # the book is invalid: late joiners must not read its old image from the key
             book = self._named(book_channel(event.exchange, event.symbol), event.exchange)
-            queue.append((book, b"", event.recv_ts, DEL_KEY))
+            book.link.queue.append((book, b"", event.recv_ts, DEL_KEY))
+            book.link.wake.set()
         if len(queue) > self.max_queue:
             queue.popleft()
             self.stats.dropped["queue_full"] += 1
-        if len(queue) >= self.max_batch and self._writer is not None:
-            self._flush_inline()
-        elif not self._wake.is_set():
-            self._wake.set()
-
-    def _flush_inline(self) -> None:
-        """A full batch is waiting: write it now. The socket write does not block, so producers
-        never wait for the writer task (which may be starved under load); the in-flight bound
-        and the transport's buffer still hold back a slow Redis, and then the queue drops."""
-        writer = self._writer
-        assert writer is not None
-        if writer.transport.is_closing() or self._in_flight_count >= self.max_in_flight:
-            return
-        if writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
-            return
-        writer.write(self._pack_batch())
+        if len(queue) >= self.max_batch and link.writer is not None:
+            link.flush_inline()
+        elif not link.wake.is_set():
+            link.wake.set()
 
     def _new_channel(
         self, event: Event, key: tuple[type, str, str | None, str | None]
-    ) -> tuple[_Channel, bytes]:
+    ) -> tuple[Channel, bytes]:
         r = route(event)
         # book snapshots and deltas share one channel (and one seq): alias both cache keys
         channel = self._named(r.channel, event.exchange, r.kind)
@@ -163,7 +136,7 @@ class Publisher:
         self._channels[key] = cached
         return cached
 
-    def _named(self, name: str, exchange: str, kind: ChannelKind = ChannelKind.BOOK) -> _Channel:
+    def _named(self, name: str, exchange: str, kind: ChannelKind = ChannelKind.BOOK) -> Channel:
         """The one state object of a channel name (its key has the same name, design §2.1)."""
         encoded = name.encode()
         channel = self._by_name.get(encoded)
@@ -172,204 +145,154 @@ class Publisher:
             if kind is not ChannelKind.STATUS:
                 lag = self.stats.lag_histogram(exchange, kind.value)
             key = encoded if kind in (ChannelKind.BOOK, ChannelKind.BBO) else None
-            channel = _Channel(encoded, key, 0, (exchange, kind.value), lag)
+            slot = key_slot(encoded) if self.cluster else 0
+            counter_key = (exchange, kind.value)
+            channel = Channel(encoded, key, 0, counter_key, lag, slot, self._link_for(slot))
             self._by_name[encoded] = channel
         return channel
 
+    def _link_for(self, slot: int) -> RedisLink:
+        if self._slot_map is None:
+            return self._default
+        owner = self._slot_map.owner[slot]
+        return self._links.get(owner, self._default) if owner else self._default
+
     @property
     def queue_depth(self) -> int:
-        return len(self._queue)
+        depth = len(self._default.queue)
+        if self.cluster:
+            depth += sum(len(link.queue) for link in self._links.values())
+        return depth
+
+    @property
+    def in_flight(self) -> bool:
+        return any(link.busy for link in self._all_links())
+
+    def _all_links(self) -> list[RedisLink]:
+        return [self._default, *self._links.values()]
 
     # -- I/O ------------------------------------------------------------------------------------
+
+    def _state_changed(self) -> None:
+        if self.cluster:
+            up = bool(self._links) and all(link.up for link in self._links.values())
+        else:
+            up = self._default.up
+        self.stats.redis_up = up
+        if up:
+            self._connected.set()
+        else:
+            self._connected.clear()
 
     async def wait_connected(self, timeout: float) -> None:
         await asyncio.wait_for(self._connected.wait(), timeout)
 
     async def run(self) -> None:
         """Connect, publish, and reconnect forever (until cancelled or ``close()``)."""
-        while not self._closing:
-            delay = self.backoff.next_delay()
-            if delay:
-                await asyncio.sleep(delay)
+        if not self.cluster:
+            await self._default.run()
+            return
+        backoff = Backoff(base_s=0.2, cap_s=5.0, stable_after_s=10.0)
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._closing:
+                delay = backoff.next_delay()
+                if delay:
+                    await asyncio.sleep(delay)
+                slot_map = await self._read_slot_map()
+                if slot_map is None:
+                    backoff.disconnected(loop.time())
+                    continue
+                backoff.connected(loop.time())
+                self._apply(slot_map)
+                self._refresh.clear()
+                await self._refresh.wait()
+                await asyncio.sleep(SLOT_MAP_REFRESH_MIN_S)
+        finally:
+            await self._stop_links(list(self._links))
+
+    async def _read_slot_map(self) -> SlotMap | None:
+        """``CLUSTER SLOTS`` from the first node that answers (known masters, then the seeds)."""
+        candidates = [self.target.at(*addr) for addr in self._links] + self.seeds
+        for target in candidates:
             try:
-                reader, writer = await self._connect()
-            except (TimeoutError, OSError, ConnectionError, RedisReplyError) as exc:
-                log.warning(
-                    "redis connect to %s:%s failed: %s", self.target.host, self.target.port, exc
-                )
-                self.stats.publish_errors += 1
+                reader, writer = await open_redis(target, self._ssl, b"feedgate-slots")
+            except (TimeoutError, OSError, ConnectionError) as exc:
+                log.info("cluster node %s:%s did not answer: %s", target.host, target.port, exc)
                 continue
-            loop = asyncio.get_running_loop()
-            self.backoff.connected(loop.time())
-            self.stats.redis_up = True
-            self._connected.set()
             try:
-                await self._pump(reader, writer)
-            except (OSError, ConnectionError, asyncio.IncompleteReadError) as exc:
-                if not self._closing:
-                    log.warning("redis connection lost: %s", exc)
-                    self.stats.publish_errors += 1
+                writer.write(pack((b"CLUSTER", b"SLOTS")))
+                reply = await asyncio.wait_for(read_reply(reader, hiredis.Reader()), 5.0)
+                if isinstance(reply, hiredis.ReplyError):
+                    log.warning("CLUSTER SLOTS refused by %s:%s: %s", *target.address, reply)
+                    continue
+                slot_map = SlotMap.from_cluster_slots(reply, target.host)
+            except (TimeoutError, OSError, ConnectionError, ValueError, IndexError) as exc:
+                log.warning("CLUSTER SLOTS from %s:%s failed: %s", *target.address, exc)
+                continue
             finally:
-                self.stats.redis_up = False
-                self._connected.clear()
-                self.backoff.disconnected(loop.time())
-                self._drop_in_flight()
                 writer.close()
-                with contextlib.suppress(Exception):
-                    await writer.wait_closed()
+            if not slot_map.complete:
+                log.warning("the cluster does not serve every slot yet (seen from %s)", target.host)
+            return slot_map
+        self.stats.publish_errors += 1
+        log.warning("no cluster node answered CLUSTER SLOTS")
+        return None
+
+    def _apply(self, slot_map: SlotMap) -> None:
+        """Open links to new masters, point every channel at its slot's owner, move queued
+        messages after their channels (order within a channel is kept), retire old masters."""
+        for addr in slot_map.masters:
+            if addr not in self._links:
+                link = self._new_link(self.target.at(*addr))
+                self._links[addr] = link
+                self._link_tasks[addr] = asyncio.create_task(link.run(), name=f"redis-{addr}")
+        gone = [addr for addr in self._links if addr not in slot_map.masters]
+        self._slot_map = slot_map
+        for channel in self._by_name.values():
+            channel.link = self._link_for(channel.slot)
+        for link in self._all_links():
+            if any(entry[0].link is not link for entry in link.queue):
+                self._reroute(link)
+        if gone:
+            asyncio.get_running_loop().create_task(self._stop_links(gone))
+        self._state_changed()
+        log.info("redis cluster: %d masters", len(slot_map.masters))
+
+    @staticmethod
+    def _reroute(link: RedisLink) -> None:
+        kept: list[Entry] = []
+        for entry in link.queue:
+            target = entry[0].link
+            if target is link:
+                kept.append(entry)
+            else:
+                target.queue.append(entry)
+                target.wake.set()
+        link.queue.clear()
+        link.queue.extend(kept)
+
+    async def _stop_links(self, addresses: list[tuple[str, int]]) -> None:
+        tasks = []
+        for addr in addresses:
+            link = self._links.pop(addr)
+            link.stop()
+            tasks.append(self._link_tasks.pop(addr))
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._state_changed()
 
     async def close(self, flush_timeout: float = 2.0) -> None:
         """Flush what is queued (bounded in time), then stop."""
-        deadline = asyncio.get_running_loop().time() + flush_timeout
-        while (self._queue or self._in_flight) and self.stats.redis_up:
-            if asyncio.get_running_loop().time() > deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + flush_timeout
+        while self.in_flight and self.stats.redis_up:
+            if loop.time() > deadline:
                 break
             await asyncio.sleep(0.01)
         self._closing = True
-        self._wake.set()
-
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        t = self.target
-        context = self._ssl
-        if t.tls and context is None:
-            context = ssl.create_default_context()
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(t.host, t.port, ssl=context if t.tls else None), 5.0
-        )
-        hello: list[tuple[bytes, ...]] = []  # AUTH / SELECT / CLIENT SETNAME
-        if t.password is not None:
-            user = (t.username or "default").encode()
-            hello.append((b"AUTH", user, t.password.encode()))
-        if t.db:
-            hello.append((b"SELECT", str(t.db).encode()))
-        hello.append((b"CLIENT", b"SETNAME", b"feedgate-publisher"))
-        writer.write(b"".join(_pack(c) for c in hello))
-        parser = hiredis.Reader()
-        for _ in hello:
-            reply = await asyncio.wait_for(_read_reply(reader, parser), 5.0)
-            if isinstance(reply, hiredis.ReplyError):
-                writer.close()
-                raise RedisReplyError(str(reply))
-        return reader, writer
-
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        replies = asyncio.create_task(self._read_replies(reader))
-        self._writer = writer
-        try:
-            while not self._closing:
-                if replies.done():
-                    replies.result()  # re-raise the reader's error
-                    return
-                if not self._queue:
-                    self._wake.clear()
-                    waiter = asyncio.create_task(self._wake.wait())
-                    done, _ = await asyncio.wait(
-                        {waiter, replies}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if waiter not in done:
-                        waiter.cancel()
-                    continue
-                if self._in_flight_count >= self.max_in_flight:
-                    self._room.clear()
-                    await self._room.wait()
-                    continue
-                writer.write(self._pack_batch())
-                if writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
-                    await writer.drain()
-                else:
-                    await asyncio.sleep(0)  # let the loop gather the next batch
-        finally:
-            self._writer = None
-            replies.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await replies
-
-    def _pack_batch(self) -> bytes:
-        queue = self._queue
-        pack = _pack
-        n = min(len(queue), self.max_batch)
-        parts: list[bytes] = []
-        stamps: list[int] = []
-        keys: dict[bytes, bytes] = {}
-        deletes: set[bytes] = set()
-        messages = self.stats.messages
-        for _ in range(n):
-            channel, payload, recv_ts, what = queue.popleft()
-            if what & SET_KEY and channel.key is not None:
-                keys[channel.key] = payload
-                deletes.discard(channel.key)
-            elif what & DEL_KEY and channel.key is not None:
-                keys.pop(channel.key, None)
-                deletes.add(channel.key)
-            if not what & PUBLISH:
-                continue
-            parts.append(pack((_PUBLISH, channel.name, payload)))
-            stamps.append(recv_ts)
-            messages[channel.counter_key] += 1
-        for key in deletes:
-            parts.append(pack((_DEL, key)))
-        for key, payload in keys.items():
-            parts.append(pack((_SET, key, payload)))
-        expected = len(parts)
-        self._in_flight.append((expected, stamps))
-        self._in_flight_count += expected
-        self.stats.queue_depth = len(queue)
-        return b"".join(parts)
-
-    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
-        parser = hiredis.Reader()
-        in_flight = self._in_flight
-        latency = self.stats.latency
-        while True:
-            data = await reader.read(1 << 16)
-            if not data:
-                raise ConnectionError("redis closed the connection")
-            parser.feed(data)
-            while True:
-                reply = parser.gets()
-                if reply is False:
-                    break
-                if isinstance(reply, hiredis.ReplyError):
-                    self.stats.publish_errors += 1
-                    log.warning("redis error reply: %s", reply)
-                expected, stamps = in_flight[0]
-                expected -= 1
-                self._in_flight_count -= 1
-                if expected:
-                    in_flight[0] = (expected, stamps)
-                    continue
-                in_flight.popleft()
-                now = now_us()
-                for stamp in stamps:
-                    latency.observe((now - stamp) / 1e6)
-                if not self._room.is_set():
-                    self._room.set()
-
-    def _drop_in_flight(self) -> None:
-        lost = sum(len(stamps) for _, stamps in self._in_flight)
-        if lost:
-            self.stats.dropped["redis_disconnected"] += lost
-        self._in_flight.clear()
-        self._in_flight_count = 0
-        self._room.set()
-
-
-def _pack(command: tuple[bytes, ...]) -> bytes:
-    """One RESP command (hiredis packs in C; its stub types the tuple too narrowly)."""
-    packed: bytes = hiredis.pack_command(command)  # type: ignore[arg-type]
-    return packed
-
-
-class RedisReplyError(ConnectionError):
-    """Redis refused a set-up command (AUTH, SELECT)."""
-
-
-async def _read_reply(reader: asyncio.StreamReader, parser: hiredis.Reader) -> object:
-    while True:
-        reply = parser.gets()
-        if reply is not False:
-            return reply
-        data = await reader.read(1 << 16)
-        if not data:
-            raise ConnectionError("redis closed the connection")
-        parser.feed(data)
+        for link in self._all_links():
+            link.stop()
+        self._refresh.set()

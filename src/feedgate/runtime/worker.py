@@ -101,7 +101,10 @@ class Worker:
     def __post_init__(self) -> None:
         self.stats.worker = str(self.worker_index)
         self.publisher = Publisher(
-            self.redis_url, self.stats.publisher, max_queue=self.settings.redis.max_queue
+            self.redis_url,
+            self.stats.publisher,
+            cluster=self.settings.redis.cluster,
+            max_queue=self.settings.redis.max_queue,
         )
         self.registry = make_registry(self.stats)
         port = self.settings.metrics.port

@@ -1,0 +1,70 @@
+"""Where Redis is: one server (``redis://``, ``rediss://``) or a cluster's seed nodes.
+
+A cluster is named by ``redis.cluster = true`` with an ordinary URL, or by a cluster URL:
+``redis+cluster://user:password@host1:7000,host2:7001`` (``rediss+cluster://`` for TLS), whose
+hosts are seeds: the gateway reads the slot map from the first that answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from urllib.parse import unquote, urlparse
+
+SCHEMES = ("redis://", "rediss://", "redis+cluster://", "rediss+cluster://")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    host: str
+    port: int
+    db: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisTarget:
+        parts = urlparse(url)
+        if parts.scheme not in ("redis", "rediss"):
+            raise ValueError(f"redis url must start with redis:// or rediss://, got {url!r}")
+        db_text = parts.path.lstrip("/")
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or 6379,
+            db=int(db_text) if db_text else 0,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=parts.scheme == "rediss",
+        )
+
+    def at(self, host: str, port: int) -> RedisTarget:
+        """The same credentials and TLS on another node of the cluster."""
+        return replace(self, host=host, port=port)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(("redis+cluster://", "rediss+cluster://"))
+
+
+def parse_redis_url(url: str, cluster: bool = False) -> tuple[list[RedisTarget], bool]:
+    """The targets (one, or a cluster's seeds) and whether ``url`` names a cluster."""
+    if not is_cluster_url(url):
+        target = RedisTarget.from_url(url)
+        if cluster and target.db:
+            raise ValueError("a Redis Cluster has only database 0")
+        return [target], cluster
+    scheme, rest = url.split("://", 1)
+    plain = scheme.replace("+cluster", "")
+    credentials, _, hosts_and_path = rest.rpartition("@")
+    hosts, _, path = hosts_and_path.partition("/")
+    if path.strip("/") not in ("", "0"):
+        raise ValueError("a Redis Cluster has only database 0")
+    prefix = f"{plain}://{credentials}@" if credentials else f"{plain}://"
+    seeds = [RedisTarget.from_url(prefix + host) for host in hosts.split(",") if host]
+    if not seeds:
+        raise ValueError(f"no seed node in cluster url {url!r}")
+    return seeds, True
