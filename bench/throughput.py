@@ -27,6 +27,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
 
+from _proc_stats import rss_bytes, tree, tree_cpu_seconds  # noqa: E402
 from feedgate.runtime.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from feedgate.venues.binance.simmarket import SymbolMarket  # noqa: E402
 
@@ -42,7 +43,9 @@ class Result:
     rate: float
     p50_ms: float | None
     p99_ms: float | None
-    cpu: float  # gateway CPU, share of one core
+    cpu: float  # gateway CPU (supervisor and workers), share of one core
+    workers: int = 1
+    worker_rss_mb: float = 0.0  # resident memory of the largest worker
 
 
 def fills_per_order() -> float:
@@ -64,11 +67,6 @@ def wait_ready(proc: subprocess.Popen[str], what: str, timeout: float = 20.0) ->
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}")
     raise RuntimeError(f"{what} not ready within {timeout}s")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def feedgate_config(tmp: Path, sim_port: int, redis_url: str, connections: int) -> Path:
@@ -101,6 +99,7 @@ def run_one(
     redis: EmbeddedRedis,
     fills: float,
     tmp: Path,
+    workers: int = 1,
 ) -> Result:
     sim_port = free_port()
     per_symbol = 0.0 if offered is None else offered / connections / fills
@@ -142,7 +141,9 @@ def run_one(
         wait_ready(sub, "subscriber")
         if gateway == "feedgate":
             config = feedgate_config(tmp, sim_port, redis.url, connections)
-            gw = subprocess.Popen([*FEEDGATE, "run", "--config", str(config)], text=True)
+            gw = subprocess.Popen(
+                [*FEEDGATE, "run", "--config", str(config), "--workers", str(workers)], text=True
+            )
         else:
             gw = subprocess.Popen(
                 [
@@ -159,9 +160,11 @@ def run_one(
             )
         procs.append(gw)
         time.sleep(1.5)  # connect and warm up (the subscriber also skips its first 1.5 s)
-        cpu_before, t_before = cpu_seconds(gw.pid), time.monotonic()
+        pids = tree(gw.pid)  # the supervisor and its workers
+        cpu_before, t_before = tree_cpu_seconds(pids), time.monotonic()
         out, _ = sub.communicate(timeout=seconds + 60)
-        cpu = (cpu_seconds(gw.pid) - cpu_before) / (time.monotonic() - t_before)
+        cpu = (tree_cpu_seconds(pids) - cpu_before) / (time.monotonic() - t_before)
+        rss = max(rss_bytes(p) for p in pids[1:] or pids)
         report = orjson.loads(out.strip().splitlines()[-1])
         return Result(
             gateway,
@@ -171,6 +174,8 @@ def run_one(
             report["p50_ms"],
             report["p99_ms"],
             cpu,
+            workers,
+            rss / 2**20,
         )
     finally:
         for proc in reversed(procs):
