@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from feedgate.runtime.redis_cluster import EmbeddedRedisCluster
 from feedgate.runtime.redis_server import EmbeddedRedis
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -21,6 +22,13 @@ CAPTURES = SHARED / "captures"
 def redis_server() -> Iterator[EmbeddedRedis]:
     with EmbeddedRedis() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[EmbeddedRedisCluster]:
+    """A real 3-master Redis Cluster on loopback (about 2 s to start)."""
+    with EmbeddedRedisCluster(masters=3) as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -28,10 +27,9 @@ from tests.runtime.test_publisher import running
 SYMBOLS = [f"C{i}-USDT" for i in range(24)]
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[EmbeddedRedisCluster]:
-    with EmbeddedRedisCluster(masters=3) as started:
-        yield started
+@pytest.fixture
+def cluster(redis_cluster: EmbeddedRedisCluster) -> EmbeddedRedisCluster:
+    return redis_cluster
 
 
 def owner_port(cluster: EmbeddedRedisCluster, name: str) -> int:

@@ -1,0 +1,192 @@
+"""Subscribing to the gateway's channels: typed messages, ``seq`` gaps, reconnects.
+
+    async with Subscriber(url, channels=["trades:binance:BTC-USDT"], patterns=["bbo:*"]) as sub:
+        async for delivery in sub:
+            if delivery.gap:
+                ...  # messages were lost on delivery.channel: resync what depends on them
+            print(delivery.message)
+
+A plain ``redis://`` url uses Pub/Sub (``SUBSCRIBE``/``PSUBSCRIBE``); a ``redis+cluster://`` url
+uses sharded Pub/Sub (``SSUBSCRIBE``), where channels are named exactly (no patterns). A lost
+connection (Redis restarted, or it cut this client for falling behind its output buffer limit)
+is re-established with backoff; the first message after it on each channel carries a ``Gap``
+if anything went by meanwhile. A message that does not follow the schema is logged and counted
+in ``schema_errors`` (or raised, with ``strict=True``); it never ends the subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from feedgate.client.gaps import Gap, SeqTracker
+from feedgate.client.messages import AnyMessage, SchemaError, decode
+from feedgate.runtime.redis_target import is_cluster_url, parse_redis_url
+
+log = logging.getLogger(__name__)
+
+_DATA_TYPES = {"message", "pmessage", "smessage"}
+_LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    channel: str
+    message: AnyMessage
+    gap: Gap | None  # set on the first message after a seq gap on this channel
+
+
+def redis_client(url: str) -> aioredis.Redis | RedisCluster:
+    """A redis-py client for a plain or cluster url (cluster: call ``initialize()``)."""
+    if not is_cluster_url(url):
+        return aioredis.Redis.from_url(url)
+    seed = parse_redis_url(url)[0][0]
+    return RedisCluster(
+        seed.host, seed.port, username=seed.username, password=seed.password, ssl=seed.tls
+    )
+
+
+class Subscriber:
+    def __init__(
+        self,
+        url: str,
+        channels: Iterable[str] = (),
+        patterns: Iterable[str] = (),
+        *,
+        strict: bool = False,
+        reconnect: bool = True,
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_reconnect`` is called once the subscription is back after a lost connection
+        (before any message from the new one): state built on the old one may be behind."""
+        self.url = url
+        self.channels = list(channels)
+        self.patterns = list(patterns)
+        self.sharded = is_cluster_url(url)
+        if self.sharded and self.patterns:
+            raise ValueError("sharded Pub/Sub (a cluster url) has no patterns: name channels")
+        if not self.channels and not self.patterns:
+            raise ValueError("nothing to subscribe to")
+        self.strict = strict
+        self.reconnect = reconnect
+        self.on_reconnect = on_reconnect
+        self.tracker = SeqTracker()
+        self.schema_errors = 0
+        self.reconnects = 0
+        self._client: aioredis.Redis | RedisCluster | None = None
+        self._pubsub: Any = None
+
+    async def __aenter__(self) -> Subscriber:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Subscribe and wait until Redis confirmed every subscription."""
+        client = redis_client(self.url)
+        if isinstance(client, RedisCluster):
+            await client.initialize()
+        self._client = client
+        pubsub = client.pubsub()
+        self._pubsub = pubsub
+        if self.sharded:
+            await pubsub.ssubscribe(*self.channels)
+        else:
+            if self.channels:
+                await pubsub.subscribe(*self.channels)
+            if self.patterns:
+                await pubsub.psubscribe(*self.patterns)
+        expected = len(self.channels) + len(self.patterns)
+        confirmed = 0
+        async with asyncio.timeout(10):
+            while confirmed < expected:
+                item = await self._next_raw(0.1)
+                if item is not None and item["type"] in ("subscribe", "psubscribe", "ssubscribe"):
+                    confirmed += 1
+
+    async def close(self) -> None:
+        pubsub, client, self._pubsub, self._client = self._pubsub, self._client, None, None
+        with contextlib.suppress(Exception):
+            if pubsub is not None:
+                await pubsub.aclose()
+        with contextlib.suppress(Exception):
+            if client is not None:
+                await client.aclose()
+
+    async def _next_raw(self, timeout: float) -> dict[str, Any] | None:
+        if self.sharded:
+            # the client polls its node connections in turn, each for up to ``timeout``
+            item: dict[str, Any] | None = await self._pubsub.get_sharded_message(timeout=0.01)
+            if item is None:
+                await asyncio.sleep(0)
+            return item
+        item = await self._pubsub.get_message(timeout=timeout)
+        return item
+
+    def __aiter__(self) -> AsyncIterator[Delivery]:
+        return self.deliveries()
+
+    async def deliveries(self) -> AsyncIterator[Delivery]:
+        while True:
+            try:
+                item = await self._next_raw(1.0)
+            except _LOST as exc:
+                if not self.reconnect:
+                    raise
+                await self._reconnect(exc)
+                continue
+            if item is None or item["type"] not in _DATA_TYPES:
+                continue
+            delivery = self.interpret(item["channel"], item["data"])
+            if delivery is not None:
+                yield delivery
+
+    def interpret(self, channel: bytes | str, data: bytes) -> Delivery | None:
+        """One raw Pub/Sub message → a Delivery (or None for a bad message, counted)."""
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        try:
+            message = decode(data)
+        except SchemaError as exc:
+            if self.strict:
+                raise SchemaError(f"{name}: {exc}") from None
+            self.schema_errors += 1
+            log.warning("skipped a message on %s that does not follow the schema: %s", name, exc)
+            return None
+        return Delivery(name, message, self.tracker.observe(name, message.seq))
+
+    async def _reconnect(self, cause: BaseException) -> None:
+        log.warning("subscription to %s lost (%s): reconnecting", self.url, cause)
+        await self.close()
+        delay = 0.1
+        while True:
+            try:
+                await self.connect()
+            except (*_LOST, TimeoutError) as exc:
+                log.info("reconnect failed: %s", exc)
+                await self.close()
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 5.0)
+                continue
+            self.reconnects += 1
+            self.tracker.reconnected()
+            if self.on_reconnect is not None:
+                self.on_reconnect()
+            return
