@@ -47,6 +47,22 @@ class RedisSettings(BaseModel):
         return self
 
 
+StreamedKind = Literal["trades", "announcements", "onchain"]
+STREAMED_BY_DEFAULT: tuple[StreamedKind, ...] = ("trades", "announcements")
+
+
+class StreamsSettings(BaseModel):
+    """The optional Redis Streams mirror: a consumer that was away replays what it missed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    maxlen: int = Field(default=10_000, ge=100)
+    """Entries kept per stream (approximately: ``XADD … MAXLEN ~``)."""
+    channels: list[StreamedKind] = Field(default_factory=lambda: list(STREAMED_BY_DEFAULT))
+    """Which kinds of channel get a stream (key = the channel's name)."""
+
+
 class MetricsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -138,6 +154,7 @@ class Settings(BaseSettings):
     )
 
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    streams: StreamsSettings = Field(default_factory=StreamsSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     feeds: list[FeedSettings] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -179,8 +179,10 @@ def gateway_settings(
         **getattr(server.sim, "gateway_options", {}),  # e.g. a demo API key (simapi)
         **feed.pop("options", {}),
     }
+    top = {"streams": feed.pop("streams")} if "streams" in feed else {}  # not a feed setting
     return build_settings(
         {
+            **top,
             "metrics": {"port": 0},
             "feeds": [
                 {

@@ -21,6 +21,7 @@ from feedgate.client.messages import (
     Trade,
     decode,
 )
+from feedgate.client.replay import replay
 from feedgate.client.subscriber import Delivery, Subscriber
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "Subscriber",
     "Trade",
     "decode",
+    "replay",
 ]

@@ -145,6 +145,13 @@ class Subscriber:
         return self.deliveries()
 
     async def deliveries(self) -> AsyncIterator[Delivery]:
+        async for channel, data in self.raw_messages():
+            delivery = self.interpret(channel, data)
+            if delivery is not None:
+                yield delivery
+
+    async def raw_messages(self) -> AsyncIterator[tuple[str, bytes]]:
+        """(channel, payload) as Redis delivers them, across reconnects; not yet decoded."""
         while True:
             try:
                 item = await self._next_raw(1.0)
@@ -153,24 +160,26 @@ class Subscriber:
                     raise
                 await self._reconnect(exc)
                 continue
-            if item is None or item["type"] not in _DATA_TYPES:
-                continue
-            delivery = self.interpret(item["channel"], item["data"])
-            if delivery is not None:
-                yield delivery
+            if item is not None and item["type"] in _DATA_TYPES:
+                channel = item["channel"]
+                yield channel.decode() if isinstance(channel, bytes) else channel, item["data"]
 
-    def interpret(self, channel: bytes | str, data: bytes) -> Delivery | None:
-        """One raw Pub/Sub message → a Delivery (or None for a bad message, counted)."""
-        name = channel.decode() if isinstance(channel, bytes) else channel
+    def interpret(self, channel: str, data: bytes) -> Delivery | None:
+        """One raw message → a Delivery with its gap (or None for a bad message, counted)."""
+        message = self.decode(channel, data)
+        if message is None:
+            return None
+        return Delivery(channel, message, self.tracker.observe(channel, message.seq))
+
+    def decode(self, channel: str, data: bytes) -> AnyMessage | None:
         try:
-            message = decode(data)
+            return decode(data)
         except SchemaError as exc:
             if self.strict:
-                raise SchemaError(f"{name}: {exc}") from None
+                raise SchemaError(f"{channel}: {exc}") from None
             self.schema_errors += 1
-            log.warning("skipped a message on %s that does not follow the schema: %s", name, exc)
+            log.warning("skipped a message on %s that does not follow the schema: %s", channel, exc)
             return None
-        return Delivery(name, message, self.tracker.observe(name, message.seq))
 
     async def _reconnect(self, cause: BaseException) -> None:
         log.warning("subscription to %s lost (%s): reconnecting", self.url, cause)

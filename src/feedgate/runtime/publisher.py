@@ -55,7 +55,10 @@ class Publisher:
         max_batch: int = 10_000,
         max_in_flight: int = 50_000,
         ssl_context: ssl.SSLContext | None = None,
+        stream_kinds: frozenset[ChannelKind] = frozenset(),
+        stream_maxlen: int = 10_000,
     ) -> None:
+        """``stream_kinds``: channels of these kinds are mirrored to capped Redis Streams."""
         self.seeds, self.cluster = parse_redis_url(redis_url, cluster)
         self.target = self.seeds[0]
         self.stats = stats
@@ -63,6 +66,8 @@ class Publisher:
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
         self._ssl = ssl_context
+        self.stream_kinds = stream_kinds
+        self.stream_maxlen = stream_maxlen
         # (event type, exchange, symbol, venue symbol) → (channel, cached message header)
         self._channels: dict[tuple[type, str, str | None, str | None], tuple[Channel, bytes]] = {}
         self._by_name: dict[bytes, Channel] = {}
@@ -87,6 +92,7 @@ class Publisher:
             on_redirect=self._refresh.set if self.cluster else None,
             on_state=self._state_changed,
             total_depth=(lambda: self.queue_depth) if self.cluster else None,
+            stream_maxlen=self.stream_maxlen,
         )
 
     # -- hot path -------------------------------------------------------------------------------
@@ -148,6 +154,7 @@ class Publisher:
             slot = key_slot(encoded) if self.cluster else 0
             counter_key = (exchange, kind.value)
             channel = Channel(encoded, key, 0, counter_key, lag, slot, self._link_for(slot))
+            channel.stream = kind in self.stream_kinds
             self._by_name[encoded] = channel
         return channel
 

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 _SET = b"SET"
 _DEL = b"DEL"
+_XADD = b"XADD"
+_MAXLEN = b"MAXLEN"
 PUBLISH, SET_KEY, DEL_KEY = 1, 2, 4  # what a queued entry asks for
 WRITE_BUFFER_LIMIT = 4 * 1024 * 1024  # bytes waiting in the socket buffer before we hold off
 
@@ -46,6 +48,7 @@ class Channel:
     lag: FastHistogram | None
     slot: int
     link: RedisLink
+    stream: bool = False  # also appended to the capped stream of the same name
 
 
 Entry = tuple[Channel, bytes, int, int]  # (channel, payload, recv_ts, PUBLISH | SET_KEY | DEL_KEY)
@@ -95,6 +98,7 @@ class RedisLink:
         on_redirect: Callable[[], None] | None = None,
         on_state: Callable[[], None] | None = None,
         total_depth: Callable[[], int] | None = None,
+        stream_maxlen: int = 10_000,
     ) -> None:
         self.target = target
         self.stats = stats
@@ -107,6 +111,7 @@ class RedisLink:
         self._on_state = on_state
         self._total_depth = total_depth  # the queue depth gauge sums every link of a cluster
         self.queue: deque[Entry] = deque()
+        self.stream_maxlen = str(stream_maxlen).encode()
         self.up = False
         self.writer: asyncio.StreamWriter | None = None
         self.wake = asyncio.Event()
@@ -227,6 +232,21 @@ class RedisLink:
             if not what & PUBLISH:
                 continue
             parts.append(pack((publish, channel.name, payload)))
+            if channel.stream:  # the mirror goes in the same pipeline, right behind
+                parts.append(
+                    pack(
+                        (
+                            _XADD,
+                            channel.name,
+                            _MAXLEN,
+                            b"~",
+                            self.stream_maxlen,
+                            b"*",
+                            b"m",
+                            payload,
+                        )
+                    )
+                )
             stamps.append(recv_ts)
             messages[channel.counter_key] += 1
         for key in deletes:

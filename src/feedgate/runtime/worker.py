@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from feedgate.channels import ChannelKind
 from feedgate.clock import now_us
 from feedgate.errors import FatalConnectionError, SnapshotFailed
 from feedgate.events import Status, StatusEvent
@@ -100,11 +101,14 @@ class Worker:
 
     def __post_init__(self) -> None:
         self.stats.worker = str(self.worker_index)
+        streams = self.settings.streams
         self.publisher = Publisher(
             self.redis_url,
             self.stats.publisher,
             cluster=self.settings.redis.cluster,
             max_queue=self.settings.redis.max_queue,
+            stream_kinds=frozenset(map(ChannelKind, streams.channels if streams.enabled else ())),
+            stream_maxlen=streams.maxlen,
         )
         self.registry = make_registry(self.stats)
         port = self.settings.metrics.port
