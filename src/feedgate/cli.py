@@ -137,10 +137,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_tail(args: argparse.Namespace) -> int:
-    from feedgate.tail import check_channels, tail
+    from feedgate.tail import Filters, check_channels, tail
 
     check_channels(args.url, args.patterns)  # a bad argument exits 2 before connecting
-    _run_until_signal(tail(args.url, args.patterns, as_json=args.json, limit=args.limit))
+    filters = Filters(
+        types=set(args.type.split(",")) if args.type else None,
+        exchanges=set(args.exchange.split(",")) if args.exchange else None,
+        symbols=set(args.symbol.split(",")) if args.symbol else None,
+    )
+    _run_until_signal(
+        tail(
+            args.url,
+            args.patterns,
+            as_json=args.json,
+            limit=args.limit,
+            filters=filters,
+            summary_s=args.summary,
+        )
+    )
     return 0
 
 
@@ -215,6 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     tail_.add_argument("--url", default="redis://127.0.0.1:6379/0")
     tail_.add_argument("--json", action="store_true", help="raw JSON, one message per line")
     tail_.add_argument("--limit", type=int, default=None, help="stop after N messages")
+    tail_.add_argument("--type", help="only these message types, e.g. trade,bbo")
+    tail_.add_argument("--exchange", help="only these exchanges, e.g. binance,okx")
+    tail_.add_argument("--symbol", help="only these symbols, e.g. BTC-USDT")
+    tail_.add_argument(
+        "--summary",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="a per-channel rate line on stderr every SECONDS (0: none)",
+    )
     tail_.set_defaults(func=_cmd_tail)
     return parser
 

@@ -57,7 +57,43 @@ def redis_client(url: str) -> aioredis.Redis | RedisCluster:
     )
 
 
-class Subscriber:
+class Interpreter:
+    """Raw messages → Deliveries: decoding, schema errors (counted or raised), seq gaps."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.tracker = SeqTracker()
+        self.schema_errors = 0
+
+    def interpret(self, channel: str, data: bytes) -> Delivery | None:
+        """One raw message → a Delivery with its gap (or None for a bad message, counted)."""
+        message = self.decode(channel, data)
+        if message is None:
+            return None
+        return Delivery(channel, message, self.tracker.observe(channel, message.seq))
+
+    def decode(self, channel: str, data: bytes) -> AnyMessage | None:
+        try:
+            return decode(data)
+        except SchemaError as exc:
+            if self.strict:
+                raise SchemaError(f"{channel}: {exc}") from None
+            self.schema_errors += 1
+            log.warning("skipped a message on %s that does not follow the schema: %s", channel, exc)
+            return None
+
+
+def check_subscription(url: str, channels: list[str], patterns: list[str]) -> bool:
+    """Whether the url is a cluster's (sharded Pub/Sub); refuses what cannot be subscribed."""
+    sharded = is_cluster_url(url)
+    if sharded and patterns:
+        raise ValueError("sharded Pub/Sub (a cluster url) has no patterns: name channels")
+    if not channels and not patterns:
+        raise ValueError("nothing to subscribe to")
+    return sharded
+
+
+class Subscriber(Interpreter):
     def __init__(
         self,
         url: str,
@@ -70,19 +106,13 @@ class Subscriber:
     ) -> None:
         """``on_reconnect`` is called once the subscription is back after a lost connection
         (before any message from the new one): state built on the old one may be behind."""
+        super().__init__(strict)
         self.url = url
         self.channels = list(channels)
         self.patterns = list(patterns)
-        self.sharded = is_cluster_url(url)
-        if self.sharded and self.patterns:
-            raise ValueError("sharded Pub/Sub (a cluster url) has no patterns: name channels")
-        if not self.channels and not self.patterns:
-            raise ValueError("nothing to subscribe to")
-        self.strict = strict
+        self.sharded = check_subscription(url, self.channels, self.patterns)
         self.reconnect = reconnect
         self.on_reconnect = on_reconnect
-        self.tracker = SeqTracker()
-        self.schema_errors = 0
         self.reconnects = 0
         self._client: aioredis.Redis | RedisCluster | None = None
         self._pubsub: Any = None
@@ -163,23 +193,6 @@ class Subscriber:
             if item is not None and item["type"] in _DATA_TYPES:
                 channel = item["channel"]
                 yield channel.decode() if isinstance(channel, bytes) else channel, item["data"]
-
-    def interpret(self, channel: str, data: bytes) -> Delivery | None:
-        """One raw message → a Delivery with its gap (or None for a bad message, counted)."""
-        message = self.decode(channel, data)
-        if message is None:
-            return None
-        return Delivery(channel, message, self.tracker.observe(channel, message.seq))
-
-    def decode(self, channel: str, data: bytes) -> AnyMessage | None:
-        try:
-            return decode(data)
-        except SchemaError as exc:
-            if self.strict:
-                raise SchemaError(f"{channel}: {exc}") from None
-            self.schema_errors += 1
-            log.warning("skipped a message on %s that does not follow the schema: %s", channel, exc)
-            return None
 
     async def _reconnect(self, cause: BaseException) -> None:
         log.warning("subscription to %s lost (%s): reconnecting", self.url, cause)

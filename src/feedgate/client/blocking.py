@@ -1,0 +1,109 @@
+"""A small blocking API, for scripts and threads that do not run an event loop.
+
+    from feedgate.client.blocking import subscribe, latest
+
+    for delivery in subscribe("redis://localhost:6379/0", patterns=["trades:binance:*"]):
+        print(delivery.message.price, delivery.gap)
+
+    book = latest("redis://localhost:6379/0", "book:binance:BTC-USDT")  # the key's snapshot
+
+Same messages, gap detection and reconnects as ``Subscriber``; a ``redis+cluster://`` url uses
+sharded Pub/Sub (channels named exactly).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from feedgate.client.messages import AnyMessage, SchemaError, decode
+from feedgate.client.subscriber import Delivery, Interpreter, check_subscription
+from feedgate.runtime.redis_target import is_cluster_url, parse_redis_url
+
+log = logging.getLogger(__name__)
+
+_LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+_DATA_TYPES = {"message", "pmessage", "smessage"}
+
+
+def _client(url: str) -> redis.Redis | RedisCluster:
+    if not is_cluster_url(url):
+        return redis.Redis.from_url(url)
+    seed = parse_redis_url(url)[0][0]
+    return RedisCluster(
+        seed.host, seed.port, username=seed.username, password=seed.password, ssl=seed.tls
+    )
+
+
+def latest(url: str, key: str) -> AnyMessage | None:
+    """The message a last-value key holds (``book:*``, ``bbo:*``), or None when absent."""
+    client = _client(url)
+    try:
+        raw = client.get(key)
+    finally:
+        client.close()
+    if raw is None:
+        return None
+    try:
+        return decode(raw)
+    except SchemaError as exc:
+        raise SchemaError(f"{key}: {exc}") from None
+
+
+def subscribe(
+    url: str,
+    channels: Iterable[str] = (),
+    patterns: Iterable[str] = (),
+    *,
+    strict: bool = False,
+    idle_timeout: float | None = None,
+) -> Iterator[Delivery]:
+    """Deliveries until the caller stops iterating (or ``idle_timeout`` passes with none)."""
+    channel_list, pattern_list = list(channels), list(patterns)
+    sharded = check_subscription(url, channel_list, pattern_list)
+    interpreter = Interpreter(strict)
+    delay = 0.1
+    while True:
+        client = _client(url)
+        pubsub: Any = client.pubsub()  # type: ignore[no-untyped-call]
+        try:
+            if sharded:
+                pubsub.ssubscribe(*channel_list)
+            else:
+                if channel_list:
+                    pubsub.subscribe(*channel_list)
+                if pattern_list:
+                    pubsub.psubscribe(*pattern_list)
+            delay = 0.1
+            idle_since = time.monotonic()
+            while True:
+                if sharded:
+                    item = pubsub.get_sharded_message(timeout=0.01)
+                else:
+                    item = pubsub.get_message(timeout=0.5)
+                if item is None or item["type"] not in _DATA_TYPES:
+                    if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
+                        return
+                    continue
+                idle_since = time.monotonic()
+                channel = item["channel"]
+                name = channel.decode() if isinstance(channel, bytes) else channel
+                delivery = interpreter.interpret(name, item["data"])
+                if delivery is not None:
+                    yield delivery
+        except _LOST as exc:
+            log.warning("subscription to %s lost (%s): reconnecting", url, exc)
+            interpreter.tracker.reconnected()
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 5.0)
+        finally:
+            pubsub.close()
+            client.close()
