@@ -58,3 +58,27 @@ def test_the_readme_config_snippets_load(tmp_path: Path, monkeypatch: pytest.Mon
         text = snippet.replace("/run/secrets/upbit_secret", str(secret))
         settings = build_settings(tomllib.loads(text))
         assert settings.feeds and "s3cret" not in repr(settings)
+
+
+def test_every_schema_example_decodes_and_its_fields_are_documented() -> None:
+    import re
+
+    import orjson
+
+    from feedgate.client import decode
+
+    text = (DOCS / "schema.md").read_text()
+    examples = re.findall(r"```json\n(.*?)```", text, flags=re.S)
+    kinds = set()
+    for example in examples:
+        message = decode(example.replace("\n", ""))
+        kinds.add(type(message).__name__)
+        section = text[text.index(example) :].split("\n## ")[0]
+        raw = orjson.loads(example.replace("\n", ""))
+        for field in raw:
+            if field in ("v", "type", "exchange", "symbol", "venue_symbol", "ts", "recv_ts", "seq"):
+                continue
+            assert f"`{field}`" in section or f"`{field}`" in text.split("## `")[0], field
+    assert kinds == {
+        "Trade", "BookSnapshot", "BookDelta", "Bbo", "Announcement", "Onchain", "Private", "Status",
+    }  # fmt: skip
