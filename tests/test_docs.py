@@ -58,3 +58,26 @@ def test_the_readme_config_snippets_load(tmp_path: Path, monkeypatch: pytest.Mon
         text = snippet.replace("/run/secrets/upbit_secret", str(secret))
         settings = build_settings(tomllib.loads(text))
         assert settings.feeds and "s3cret" not in repr(settings)
+
+
+def test_metrics_md_lists_every_exported_family() -> None:
+    """Every family a worker or the supervisor exports has a row in docs/metrics.md, and every
+    row names a family that is exported (the doc neither lags nor invents)."""
+    import re
+
+    from prometheus_client.registry import CollectorRegistry
+
+    from feedgate.metrics import WorkerStats, make_registry
+    from feedgate.runtime.supervisor import Supervisor, _SupervisorCollector
+    from feedgate.settings import build_settings
+
+    supervisor = Supervisor(Path("feeds.toml"), build_settings({}), 1)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SupervisorCollector(supervisor))
+    exported = set()
+    for metric in [*make_registry(WorkerStats()).collect(), *registry.collect()]:
+        exported.add(metric.name + "_total" if metric.type == "counter" else metric.name)
+    text = (DOCS / "metrics.md").read_text()
+    documented = set(re.findall(r"^\| `(feedgate_\w+)` \|", text, flags=re.M))
+    assert exported - documented == set(), "exported but not in docs/metrics.md"
+    assert documented - exported == set(), "in docs/metrics.md but not exported"
