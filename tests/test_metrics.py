@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import pytest
 from prometheus_client import generate_latest
+from prometheus_client.registry import CollectorRegistry
 
 from feedgate.metrics import (
     CONNECTION_STATES,
@@ -11,6 +16,9 @@ from feedgate.metrics import (
     WorkerStats,
     make_registry,
 )
+from feedgate.runtime.supervisor import Supervisor, _SupervisorCollector
+from feedgate.settings import build_settings
+from tests.conftest import SHARED
 
 
 def test_exposition_has_every_family_with_labels() -> None:
@@ -102,12 +110,28 @@ def test_smoke_check_results_carry_the_time_of_the_latest_one() -> None:
 def test_every_state_the_runtime_sets_is_a_declared_state() -> None:
     """The enum gauge has one series per declared state: a state set elsewhere would be
     exported as no state at all."""
-    import re
-    from pathlib import Path
-
     runtime = Path(__file__).resolve().parents[1] / "src" / "feedgate" / "runtime"
     assigned = set()
     for module in runtime.glob("*.py"):
         assigned |= set(re.findall(r'stats\.state = "(\w+)"', module.read_text()))
     assert assigned, "no state assignments found: the pattern is out of date"
     assert assigned <= set(CONNECTION_STATES), assigned - set(CONNECTION_STATES)
+
+
+def test_every_design_metric_is_exported_with_help_text() -> None:
+    """Design §2.3's table, against what a worker and the supervisor export (the design lives in
+    ../shared, beside the repository; skipped where that folder is absent)."""
+    design = SHARED / "design.md"
+    if not design.exists():
+        pytest.skip(f"{design} is absent")
+    section = design.read_text().split("### 2.3", 1)[1].split("\n### ", 1)[0]
+    wanted = set(re.findall(r"`(feedgate_\w+)", section))
+    assert len(wanted) >= 13, "the §2.3 table moved: update this test"
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SupervisorCollector(Supervisor(Path("x.toml"), build_settings({}), 1)))
+    exported = {}
+    for metric in [*make_registry(WorkerStats()).collect(), *registry.collect()]:
+        name = metric.name + "_total" if metric.type == "counter" else metric.name
+        exported[name] = metric.documentation
+    assert wanted - set(exported) == set(), "in design §2.3 but not exported"
+    assert all(text.strip() for text in exported.values()), "a family without help text"
