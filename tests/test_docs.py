@@ -82,3 +82,26 @@ def test_every_schema_example_decodes_and_its_fields_are_documented() -> None:
     assert kinds == {
         "Trade", "BookSnapshot", "BookDelta", "Bbo", "Announcement", "Onchain", "Private", "Status",
     }  # fmt: skip
+
+
+def test_metrics_md_lists_every_exported_family() -> None:
+    """Every family a worker or the supervisor exports has a row in docs/metrics.md, and every
+    row names a family that is exported (the doc neither lags nor invents)."""
+    import re
+
+    from prometheus_client.registry import CollectorRegistry
+
+    from feedgate.metrics import WorkerStats, make_registry
+    from feedgate.runtime.supervisor import Supervisor, _SupervisorCollector
+    from feedgate.settings import build_settings
+
+    supervisor = Supervisor(Path("feeds.toml"), build_settings({}), 1)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SupervisorCollector(supervisor))
+    exported = set()
+    for metric in [*make_registry(WorkerStats()).collect(), *registry.collect()]:
+        exported.add(metric.name + "_total" if metric.type == "counter" else metric.name)
+    text = (DOCS / "metrics.md").read_text()
+    documented = set(re.findall(r"^\| `(feedgate_\w+)` \|", text, flags=re.M))
+    assert exported - documented == set(), "exported but not in docs/metrics.md"
+    assert documented - exported == set(), "in docs/metrics.md but not exported"

@@ -107,6 +107,25 @@ VENUE_COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 """Counters a venue protocol may ``Count``: name → (help, label names)."""
 
+VENUE_COUNTER_TIMES: dict[str, tuple[str, str]] = {
+    "feedgate_smoke_checks_total": (
+        "feedgate_smoke_check_last_timestamp_seconds",
+        "Unix time of the latest smoke check, by result (a failure newer than the latest ok "
+        "means the feed is failing its check)",
+    ),
+}
+"""Venue counters whose latest time per label set is exported too: counter name → (gauge name,
+help). A counter says how often; only a time says which result is the current one."""
+
+DROP_REASONS = ("queue_full", "redis_disconnected")
+"""Why the publisher drops messages; exported at 0 from the start, so the first drop is an
+increase Prometheus can see (a series born at 1 has no increase)."""
+
+CONNECTION_STATES = (
+    "idle", "backoff", "connecting", "subscribing", "subscribed", "stopped", "fatal",
+)  # fmt: skip
+"""``ConnectionStats.state`` values, exported as an enum gauge (one series per state)."""
+
 
 @dataclass(slots=True)
 class VenueMetrics:
@@ -114,6 +133,7 @@ class VenueMetrics:
 
     histograms: dict[tuple[str, tuple[str, ...]], FastHistogram] = field(default_factory=dict)
     counters: Counter[tuple[str, tuple[str, ...]]] = field(default_factory=Counter)
+    last_counted: dict[tuple[str, tuple[str, ...]], float] = field(default_factory=dict)
 
     def observe(self, metric: str, labels: tuple[str, ...], value: float) -> None:
         key = (metric, labels)
@@ -125,11 +145,14 @@ class VenueMetrics:
             histogram = self.histograms[key] = FastHistogram(spec[2])
         histogram.observe(value)
 
-    def count(self, metric: str, labels: tuple[str, ...]) -> None:
+    def count(self, metric: str, labels: tuple[str, ...], at: float | None = None) -> None:
+        """``at``: the Unix time of the count (the runtime's clock; venue code has none)."""
         spec = VENUE_COUNTERS.get(metric)
         if spec is None or len(labels) != len(spec[1]):
             raise ValueError(f"undeclared venue counter {metric}{labels}")
         self.counters[(metric, labels)] += 1
+        if at is not None and metric in VENUE_COUNTER_TIMES:
+            self.last_counted[(metric, labels)] = at
 
     def families(self) -> Iterator[Metric]:
         for name, (text, labels, _) in VENUE_HISTOGRAMS.items():
@@ -144,6 +167,12 @@ class VenueMetrics:
                 if metric == name:
                     counter.add_metric(list(values), n)
             yield counter
+        for counter_name, (name, text) in VENUE_COUNTER_TIMES.items():
+            gauge = GaugeMetricFamily(name, text, labels=list(VENUE_COUNTERS[counter_name][1]))
+            for (metric, values), at in sorted(self.last_counted.items()):
+                if metric == counter_name:
+                    gauge.add_metric(list(values), at)
+            yield gauge
 
 
 @dataclass(slots=True)
@@ -159,8 +188,9 @@ class ConnectionStats:
     reconnects: Counter[str] = field(default_factory=Counter)
     resyncs: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
-    state: str = "idle"
+    state: str = "idle"  # one of CONNECTION_STATES
     fatal_reason: str | None = None  # set when the venue told us reconnecting cannot help
+    channels: tuple[str, ...] = ()  # channel kinds the slot carries (feed config)
 
 
 @dataclass(slots=True)
@@ -217,24 +247,12 @@ class FeedgateCollector(Collector):
             "Subscriptions the venue or the instrument list rejected",
             labels=["exchange"],
         )
-        up = GaugeMetricFamily(
-            "feedgate_connection_up",
-            "1 when the connection is subscribed and receiving",
-            labels=["exchange", "connection"],
-        )
-        last = GaugeMetricFamily(
-            "feedgate_last_message_timestamp_seconds",
-            "Unix time of the last data frame on the connection",
-            labels=["exchange", "connection"],
-        )
         by_exchange: dict[str, Counter[str]] = {}
         for c in s.connections:
             totals = by_exchange.setdefault(c.exchange, Counter())
             totals["frames"] += c.frames
             totals["parse_errors"] += c.parse_errors
             totals["rejected"] += c.rejected
-            up.add_metric([c.exchange, c.connection], 1.0 if c.up else 0.0)
-            last.add_metric([c.exchange, c.connection], c.last_message_s)
         reconnect_totals: Counter[tuple[str, str]] = Counter()
         resync_totals: Counter[tuple[str, str]] = Counter()
         for c in s.connections:
@@ -252,15 +270,8 @@ class FeedgateCollector(Collector):
             reconnects.add_metric([exchange, reason], n)
         for (exchange, reason), n in sorted(resync_totals.items()):
             resyncs.add_metric([exchange, reason], n)
-        fatal = GaugeMetricFamily(
-            "feedgate_connection_fatal",
-            "1 when a connection stopped for good (e.g. its API key expired): an operator must act",
-            labels=["exchange", "connection", "reason"],
-        )
-        for c in s.connections:
-            if c.fatal_reason is not None:
-                fatal.add_metric([c.exchange, c.connection, c.fatal_reason], 1.0)
-        yield from (frames, parse_errors, reconnects, resyncs, rejected, up, last, fatal)
+        yield from (frames, parse_errors, reconnects, resyncs, rejected)
+        yield from _connection_gauges(s.connections)
         yield from s.venue.families()
         yield from self._publisher(s.publisher)
         restarts = CounterMetricFamily(
@@ -285,8 +296,8 @@ class FeedgateCollector(Collector):
         dropped = CounterMetricFamily(
             "feedgate_dropped_messages", "Messages dropped instead of published", labels=["reason"]
         )
-        for reason, n in sorted(p.dropped.items()):
-            dropped.add_metric([reason], n)
+        for reason in sorted(set(DROP_REASONS) | set(p.dropped)):
+            dropped.add_metric([reason], p.dropped[reason])
         yield messages
         yield dropped
         yield CounterMetricFamily(
@@ -313,6 +324,45 @@ class FeedgateCollector(Collector):
         for (exchange, channel), h in sorted(p.lag.items()):
             lag.add_metric([exchange, channel], h.buckets(), h.sum)
         yield lag
+
+
+def _connection_gauges(connections: list[ConnectionStats]) -> Iterator[Metric]:
+    """Per connection slot: up, last data, state, channels, and a fatal stop."""
+    up = GaugeMetricFamily(
+        "feedgate_connection_up",
+        "1 when the connection is subscribed and receiving",
+        labels=["exchange", "connection"],
+    )
+    last = GaugeMetricFamily(
+        "feedgate_last_message_timestamp_seconds",
+        "Unix time of the last data frame on the connection (0: none since the worker started)",
+        labels=["exchange", "connection"],
+    )
+    state = GaugeMetricFamily(
+        "feedgate_connection_state",
+        "1 for the connection's current state, 0 for the others",
+        labels=["exchange", "connection", "state"],
+    )
+    info = GaugeMetricFamily(
+        "feedgate_connection_info",
+        "Always 1: the channel kinds a connection carries, comma-separated",
+        labels=["exchange", "connection", "channels"],
+    )
+    fatal = GaugeMetricFamily(
+        "feedgate_connection_fatal",
+        "1 when a connection stopped for good (e.g. its API key expired): an operator must act",
+        labels=["exchange", "connection", "reason"],
+    )
+    for c in connections:
+        labels = [c.exchange, c.connection]
+        up.add_metric(labels, 1.0 if c.up else 0.0)
+        last.add_metric(labels, c.last_message_s)
+        for name in CONNECTION_STATES:
+            state.add_metric([*labels, name], 1.0 if c.state == name else 0.0)
+        info.add_metric([*labels, ",".join(c.channels)], 1.0)
+        if c.fatal_reason is not None:
+            fatal.add_metric([*labels, c.fatal_reason], 1.0)
+    yield from (up, last, state, info, fatal)
 
 
 def make_registry(stats: WorkerStats) -> CollectorRegistry:

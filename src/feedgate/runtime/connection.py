@@ -273,7 +273,7 @@ class ConnectionRunner:
             elif type(action) is Observe:
                 self.venue_metrics.observe(action.metric, action.labels, action.value)
             elif type(action) is Count:
-                self.venue_metrics.count(action.metric, action.labels)
+                self.venue_metrics.count(action.metric, action.labels, time.time())
 
     def _finish(self, end: _EndSession) -> None:
         """End the session: the first reason wins; closing the socket wakes the read loop even

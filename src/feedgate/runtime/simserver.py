@@ -33,7 +33,7 @@ from feedgate.clock import now_us
 from feedgate.runtime.simapi import SimStats, VenueSimulator, frame_text_batch
 from feedgate.runtime.simtasks import POLICY_VIOLATION, SimTasks, _Client
 
-__all__ = ["SimServer", "SimStats", "VenueSimulator", "run_simulator"]
+__all__ = ["SimServer", "SimStats", "VenueSimulator", "run_simulator", "simulator_server"]
 
 S = TypeVar("S")
 E = TypeVar("E")
@@ -352,7 +352,7 @@ def _response(status: int, body: bytes, content_type: str) -> Response:
     return Response(status, HTTPStatus(status).phrase, headers, body)
 
 
-async def run_simulator(
+def simulator_server(
     venue: str,
     host: str,
     port: int,
@@ -363,15 +363,13 @@ async def run_simulator(
     seed: int = 0,
     ping_interval_s: float = 20.0,
     pong_timeout_s: float = 60.0,
-) -> None:
-    """Serve ``venue``'s simulator until cancelled (the CLI's ``feedgate simulate``).
-
-    ``symbols`` are canonical (``BTC-USDT``); ``feedgate.venues.<venue>.sim.make_simulator``
-    maps them to the venue's names. Prints the URLs once listening.
-    """
+) -> SimServer[Any, Any]:
+    """The server ``feedgate simulate`` runs (not started yet): ``venue``'s simulator over
+    ``symbols`` (canonical, ``BTC-USDT``; ``feedgate.venues.<venue>.sim.make_simulator`` maps
+    them to the venue's names)."""
     module = importlib.import_module(f"feedgate.venues.{venue}.sim")
     sim = cast("VenueSimulator[Any, Any]", module.make_simulator(symbols, seed=seed))
-    server: SimServer[Any, Any] = SimServer(
+    return SimServer(
         sim,
         host=host,
         port=port,
@@ -381,6 +379,20 @@ async def run_simulator(
         ping_interval_s=ping_interval_s,
         pong_timeout_s=pong_timeout_s,
     )
+
+
+async def run_simulator(
+    venue: str,
+    host: str,
+    port: int,
+    symbols: list[str],
+    trade_rate: float | None,
+    **options: Any,
+) -> None:
+    """Serve ``simulator_server(...)`` until cancelled (the CLI's ``feedgate simulate``); prints
+    the URLs once listening."""
+    server = simulator_server(venue, host, port, symbols, trade_rate, **options)
+    sim = server.sim
     await server.start()
     rate = "saturation" if server.saturating else f"{server.trade_rate:g}/s per symbol"
     print(

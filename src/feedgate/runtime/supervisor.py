@@ -58,8 +58,9 @@ class _SupervisorCollector(Collector):
         restarts = CounterMetricFamily(
             "feedgate_worker_restarts", "Supervisor restarts of workers", labels=["worker"]
         )
-        for worker, n in sorted(s.restarts.items()):
-            restarts.add_metric([worker], n)
+        # every slot from 0 on: a series born at 1 would hide the first restart from increase()
+        for slot in s.slots:
+            restarts.add_metric([str(slot.index)], s.restarts[str(slot.index)])
         yield restarts
 
 

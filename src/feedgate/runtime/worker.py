@@ -218,7 +218,8 @@ class Worker:
             if owner(slot, self.shard_count, self.worker_count) != mine:
                 continue  # another worker's (or host's) share
             plan.venue_symbols = {t.symbol: mapping[t.symbol] for t in plan.topics if t.symbol}
-            stats = ConnectionStats(feed.exchange, plan.connection_id)
+            channels = tuple(sorted({t.channel for t in plan.topics}))
+            stats = ConnectionStats(feed.exchange, plan.connection_id, channels=channels)
             self.stats.connections.append(stats)
             runner = ConnectionRunner(
                 spec.make_protocol(plan, options),
@@ -231,7 +232,7 @@ class Worker:
                 send_limiter_factory=_send_limiter(send_rate, send_per_minute),
                 heartbeat=heartbeat_policy(feed),
                 backoff=Backoff(),
-                channels=sorted({t.channel for t in plan.topics}),
+                channels=channels,
                 venue_metrics=self.stats.venue,
             )
             self.runners.append(runner)
