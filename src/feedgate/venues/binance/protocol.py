@@ -112,6 +112,12 @@ class BinanceProtocol(VenueProtocol):
         self._subscribed = False
         return self._books.close_all(now)
 
+    def unsynced_books(self) -> int:
+        return self._books.unsynced()
+
+    def on_handover(self, now: int) -> list[Action]:
+        return self._books.handover(now)
+
     # -- frames ---------------------------------------------------------------------------------
 
     def on_frame(self, frame: str | bytes, recv_ts: int) -> list[Action]:
