@@ -125,11 +125,11 @@ class VenueMetrics:
             histogram = self.histograms[key] = FastHistogram(spec[2])
         histogram.observe(value)
 
-    def count(self, metric: str, labels: tuple[str, ...]) -> None:
+    def count(self, metric: str, labels: tuple[str, ...], n: int = 1) -> None:
         spec = VENUE_COUNTERS.get(metric)
         if spec is None or len(labels) != len(spec[1]):
             raise ValueError(f"undeclared venue counter {metric}{labels}")
-        self.counters[(metric, labels)] += 1
+        self.counters[(metric, labels)] += n
 
     def families(self) -> Iterator[Metric]:
         for name, (text, labels, _) in VENUE_HISTOGRAMS.items():
@@ -161,6 +161,9 @@ class ConnectionStats:
     rejected: int = 0
     state: str = "idle"
     fatal_reason: str | None = None  # set when the venue told us reconnecting cannot help
+    rotations: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Make-before-break replacements by (reason, outcome): ``switched``, ``failed`` (the old
+    connection kept serving), ``fallback`` (the old one closed first: a plain reconnect)."""
 
 
 @dataclass(slots=True)
@@ -237,11 +240,14 @@ class FeedgateCollector(Collector):
             last.add_metric([c.exchange, c.connection], c.last_message_s)
         reconnect_totals: Counter[tuple[str, str]] = Counter()
         resync_totals: Counter[tuple[str, str]] = Counter()
+        rotation_totals: Counter[tuple[str, str, str]] = Counter()
         for c in s.connections:
             for reason, n in c.reconnects.items():
                 reconnect_totals[(c.exchange, reason)] += n
             for reason, n in c.resyncs.items():
                 resync_totals[(c.exchange, reason)] += n
+            for (reason, outcome), n in c.rotations.items():
+                rotation_totals[(c.exchange, reason, outcome)] += n
         for exchange, n in s.rejected_instruments.items():
             by_exchange.setdefault(exchange, Counter())["rejected"] += n
         for exchange, totals in sorted(by_exchange.items()):
@@ -252,6 +258,13 @@ class FeedgateCollector(Collector):
             reconnects.add_metric([exchange, reason], n)
         for (exchange, reason), n in sorted(resync_totals.items()):
             resyncs.add_metric([exchange, reason], n)
+        rotations = CounterMetricFamily(
+            "feedgate_rotations",
+            "Make-before-break connection replacements, by cause and outcome",
+            labels=["exchange", "reason", "outcome"],
+        )
+        for (exchange, reason, outcome), n in sorted(rotation_totals.items()):
+            rotations.add_metric([exchange, reason, outcome], n)
         fatal = GaugeMetricFamily(
             "feedgate_connection_fatal",
             "1 when a connection stopped for good (e.g. its API key expired): an operator must act",
@@ -260,7 +273,7 @@ class FeedgateCollector(Collector):
         for c in s.connections:
             if c.fatal_reason is not None:
                 fatal.add_metric([c.exchange, c.connection, c.fatal_reason], 1.0)
-        yield from (frames, parse_errors, reconnects, resyncs, rejected, up, last, fatal)
+        yield from (frames, parse_errors, reconnects, resyncs, rotations, rejected, up, last, fatal)
         yield from s.venue.families()
         yield from self._publisher(s.publisher)
         restarts = CounterMetricFamily(

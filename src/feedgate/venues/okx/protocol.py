@@ -22,7 +22,7 @@ from feedgate.protocol.base import (
     CountParseError,
     Emit,
     FetchSnapshot,
-    Reconnect,
+    Rotate,
     Send,
     Subscribed,
     VenueProtocol,
@@ -176,8 +176,8 @@ class OkxProtocol(VenueProtocol):
                 return self._on_ack(msg, event, recv_ts)
             if event == "error":
                 return self._on_error(msg, recv_ts)
-            if event == "notice":  # §5.2: closing in 30 s for an upgrade; reconnect now
-                return [Reconnect("server_shutdown")]
+            if event == "notice":  # §5.2 (64008): closing in 30 s for an upgrade; replace it
+                return [Rotate("server_shutdown")]
         except _PARSE_ERRORS as exc:
             return [CountParseError(f"{type(exc).__name__}: {exc}")]
         return [CountParseError("unknown frame shape")]
