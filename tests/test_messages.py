@@ -85,7 +85,7 @@ def test_nulls_where_the_venue_gives_nothing() -> None:
 def test_every_status_event_encodes_its_name() -> None:
     names = {e.value for e in StatusEvent}
     assert names == {"connected", "disconnected", "subscribed", "rejected", "book_reset",
-                     "book_synced", "stale", "recovered"}  # fmt: skip
+                     "book_synced", "stale", "recovered", "rotated"}  # fmt: skip
     for event in StatusEvent:
         assert orjson.loads(encode(Status("binance", event, "c", "", RECV), 1))["event"] == event
 

@@ -28,6 +28,7 @@ def test_exposition_has_every_family_with_labels() -> None:
     )
     conn.reconnects["connection_lost"] += 3
     conn.resyncs["gap"] += 1
+    conn.rotations[("lifetime", "switched")] += 2
     stats.connections.append(conn)
     stats.connections.append(ConnectionStats("binance", "binance-01", frames=5))
     p = stats.publisher
@@ -43,6 +44,7 @@ def test_exposition_has_every_family_with_labels() -> None:
         'feedgate_parse_errors_total{exchange="binance"} 2.0',
         'feedgate_reconnects_total{exchange="binance",reason="connection_lost"} 3.0',
         'feedgate_book_resyncs_total{exchange="binance",reason="gap"} 1.0',
+        'feedgate_rotations_total{exchange="binance",outcome="switched",reason="lifetime"} 2.0',
         'feedgate_connection_up{connection="binance-00",exchange="binance"} 1.0',
         'feedgate_connection_up{connection="binance-01",exchange="binance"} 0.0',
         'feedgate_last_message_timestamp_seconds{connection="binance-00",exchange="binance"}'

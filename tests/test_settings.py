@@ -125,3 +125,36 @@ def test_private_channels_need_a_feed_of_their_own(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"private channels \['my_order'\] need a feed"):
         load_settings(write(tmp_path, mixed))
+
+
+def test_rotate_after_defaults_to_the_venue_and_can_be_set_or_turned_off() -> None:
+    from feedgate.settings import build_settings
+
+    def feed(exchange: str, **extra: object) -> dict[str, object]:
+        return {"exchange": exchange, "channels": ["trades"], "symbols": ["BTC-USDT"], **extra}
+
+    settings = build_settings({"feeds": [
+        feed("binance"), feed("okx"), feed("binance", rotate_after=3600),
+        feed("binance", rotate_after=0), feed("okx", rotate_after=600.5),
+    ]})  # fmt: skip
+    assert [f.rotation_after_s() for f in settings.feeds] == [82800.0, None, 3600.0, None, 600.5]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (-1, "greater than or equal to 0"),
+        (0.5, "at least 1 second"),
+        (86400, "not before binance's connection lifetime of 86400 s"),
+        ("soon", "valid number"),
+    ],
+)
+def test_rotate_after_is_validated(value: object, problem: str) -> None:
+    from feedgate.settings import build_settings
+
+    with pytest.raises(ConfigError) as info:
+        build_settings({"feeds": [{
+            "exchange": "binance", "channels": ["trades"], "symbols": ["BTC-USDT"],
+            "rotate_after": value,
+        }]})  # fmt: skip
+    assert problem in str(info.value) and "feeds.0" in str(info.value)

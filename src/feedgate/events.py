@@ -35,6 +35,9 @@ class StatusEvent(StrEnum):
     BOOK_SYNCED = "book_synced"
     STALE = "stale"
     RECOVERED = "recovered"
+    ROTATED = "rotated"
+    """Publishing switched to a replacement connection of the same slot (make-before-break):
+    no data was lost or repeated, books continue from a ``book_snapshot`` without a reset."""
 
 
 @dataclass(slots=True)  # not frozen, for speed: see the module docstring

@@ -145,12 +145,14 @@ class VenueMetrics:
             histogram = self.histograms[key] = FastHistogram(spec[2])
         histogram.observe(value)
 
-    def count(self, metric: str, labels: tuple[str, ...], at: float | None = None) -> None:
+    def count(
+        self, metric: str, labels: tuple[str, ...], n: int = 1, at: float | None = None
+    ) -> None:
         """``at``: the Unix time of the count (the runtime's clock; venue code has none)."""
         spec = VENUE_COUNTERS.get(metric)
         if spec is None or len(labels) != len(spec[1]):
             raise ValueError(f"undeclared venue counter {metric}{labels}")
-        self.counters[(metric, labels)] += 1
+        self.counters[(metric, labels)] += n
         if at is not None and metric in VENUE_COUNTER_TIMES:
             self.last_counted[(metric, labels)] = at
 
@@ -191,6 +193,9 @@ class ConnectionStats:
     state: str = "idle"  # one of CONNECTION_STATES
     fatal_reason: str | None = None  # set when the venue told us reconnecting cannot help
     channels: tuple[str, ...] = ()  # channel kinds the slot carries (feed config)
+    rotations: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Make-before-break replacements by (reason, outcome): ``switched``, ``failed`` (the old
+    connection kept serving), ``fallback`` (the old one closed first: a plain reconnect)."""
 
 
 @dataclass(slots=True)
@@ -255,11 +260,14 @@ class FeedgateCollector(Collector):
             totals["rejected"] += c.rejected
         reconnect_totals: Counter[tuple[str, str]] = Counter()
         resync_totals: Counter[tuple[str, str]] = Counter()
+        rotation_totals: Counter[tuple[str, str, str]] = Counter()
         for c in s.connections:
             for reason, n in c.reconnects.items():
                 reconnect_totals[(c.exchange, reason)] += n
             for reason, n in c.resyncs.items():
                 resync_totals[(c.exchange, reason)] += n
+            for (reason, outcome), n in c.rotations.items():
+                rotation_totals[(c.exchange, reason, outcome)] += n
         for exchange, n in s.rejected_instruments.items():
             by_exchange.setdefault(exchange, Counter())["rejected"] += n
         for exchange, totals in sorted(by_exchange.items()):
@@ -270,7 +278,14 @@ class FeedgateCollector(Collector):
             reconnects.add_metric([exchange, reason], n)
         for (exchange, reason), n in sorted(resync_totals.items()):
             resyncs.add_metric([exchange, reason], n)
-        yield from (frames, parse_errors, reconnects, resyncs, rejected)
+        rotations = CounterMetricFamily(
+            "feedgate_rotations",
+            "Make-before-break connection replacements, by cause and outcome",
+            labels=["exchange", "reason", "outcome"],
+        )
+        for (exchange, reason, outcome), n in sorted(rotation_totals.items()):
+            rotations.add_metric([exchange, reason, outcome], n)
+        yield from (frames, parse_errors, reconnects, resyncs, rotations, rejected)
         yield from _connection_gauges(s.connections)
         yield from s.venue.families()
         yield from self._publisher(s.publisher)

@@ -95,6 +95,11 @@ class FeedSettings(BaseModel):
     venue_symbols: dict[str, str] = Field(default_factory=dict)
     """Pinned canonical → venue symbol mappings (skip the instrument list for these)."""
     staleness: StalenessSettings = Field(default_factory=StalenessSettings)
+    rotate_after: float | None = Field(default=None, ge=0)
+    """Seconds after which a connection is replaced make-before-break (a new one subscribed
+    and delivering before the old one closes; no loss, no duplicates, no book reset). Unset:
+    the venue's default (Binance 82800, 23 h, before its 24 h cut; others never); 0 never.
+    Venue shutdown notices (Binance ``serverShutdown``, OKX 64008) rotate regardless."""
 
     @field_validator("exchange")
     @classmethod
@@ -140,9 +145,23 @@ class FeedSettings(BaseModel):
             validated = venue.options_type.model_validate(self.options)
         except ValidationError as exc:
             raise ValueError("bad options: " + "; ".join(_problems(exc, "options"))) from None
+        if self.rotate_after is not None and 0 < self.rotate_after < 1:
+            raise ValueError("rotate_after: at least 1 second (or 0 to never rotate)")
+        lifetime = venue.limits.max_connection_lifetime_s
+        if self.rotate_after and lifetime is not None and self.rotate_after >= lifetime:
+            raise ValueError(
+                f"rotate_after: {self.rotate_after:g} s is not before {self.exchange}'s "
+                f"connection lifetime of {lifetime:g} s (leave room for the replacement to sync)"
+            )
         # keep the validated values: secrets become SecretStr, so no repr shows them
         self.options = {key: getattr(validated, key) for key in self.options}
         return self
+
+    def rotation_after_s(self) -> float | None:
+        """The effective rotation age: ``rotate_after``, else the venue's; None never."""
+        if self.rotate_after is None:
+            return get_venue(self.exchange).rotate_after_s
+        return self.rotate_after or None
 
     def venue_options(self) -> Any:
         return get_venue(self.exchange).options_type.model_validate(self.options)

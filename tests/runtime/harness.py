@@ -206,15 +206,19 @@ async def running_stack(
     trade_rate: float = 50.0,
     sim_options: dict[str, Any] | None = None,
     venue_lists: list[str] | None = None,
+    record_trades: bool = False,
     **feed: Any,
 ) -> AsyncIterator[Stack]:
-    """``venue_lists``: the symbols the simulated venue has (default: the ones asked for)."""
+    """``venue_lists``: the symbols the simulated venue has (default: the ones asked for);
+    ``record_trades``: the server notes every trade id it sends from the start."""
     module = importlib.import_module(f"feedgate.venues.{venue}.sim")
     sim = module.make_simulator(venue_lists or symbols, seed=3)
     server: SimServer[Any, Any] = SimServer(
         sim, trade_rate=trade_rate, depth_interval_ms=50, **(sim_options or {})
     )
     await server.start()
+    if record_trades:
+        server.record_trades()
     client: aioredis.Redis | RedisCluster
     if is_cluster_url(redis_url):
         seed = parse_redis_url(redis_url)[0][0]

@@ -63,7 +63,6 @@ async def test_trades_books_and_bbo_flow_exactly(
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [
-        ("server_shutdown", "server_shutdown"),
         ("close_4000", "venue_code_4000"),
         ("drop", "connection_lost"),
     ],
@@ -74,9 +73,7 @@ async def test_venue_disconnects_reconnect_and_resync(
     async with running_stack(redis_server.url, SYMBOLS) as stack:
         await books_settled(stack, SYMBOLS)
         stack.server.resume()
-        if fault == "server_shutdown":
-            stack.server.server_shutdown()
-        elif fault == "close_4000":
+        if fault == "close_4000":
             stack.server.close_all(4000, "maintenance")
         else:
             stack.server.drop_connections()

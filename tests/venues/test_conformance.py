@@ -1,14 +1,19 @@
 """Every venue through the same cases (design §3.1), end to end over its simulator:
 subscribe, trades, book sync, gap → reset, silence → reconnect, unknown frame counted,
-reconnect resubscribes. A new venue folder is picked up here without changing this file; the
+reconnect resubscribes, make-before-break rotation (forced lifetime, shutdown notice) without
+losing or repeating a trade. A new venue folder is picked up here without changing this file; the
 cases that apply follow the channels its ``VenueSpec`` offers (announcement and on-chain sources
 have no trades or books)."""
 
 from __future__ import annotations
 
+import importlib
+from itertools import pairwise
+
 import pytest
 
 from feedgate.runtime.redis_server import EmbeddedRedis
+from feedgate.runtime.simserver import Lifetime
 from feedgate.venues import available_venues, get_venue
 from tests.conftest import wait_for
 from tests.runtime.harness import Stack, books_settled, data_messages, running_stack
@@ -19,6 +24,11 @@ BOOK_VENUES = [v for v in VENUES if "book" in get_venue(v).channels]
 DELTA_BOOK_VENUES = [v for v in BOOK_VENUES if get_venue(v).book_model == "deltas"]
 TRADE_VENUES = [v for v in VENUES if "trades" in get_venue(v).channels]
 MARKET = {"trades", "book", "bbo"}
+# venues whose simulator names the trade ids it sends (simapi OPTIONAL_FEATURES ``trade_ids``)
+ROTATION_VENUES = [
+    v for v in TRADE_VENUES
+    if hasattr(importlib.import_module(f"feedgate.venues.{v}.sim").make_simulator([]), "trade_ids")
+]  # fmt: skip
 
 
 def trades(stack: Stack, symbol: str) -> list[dict]:
@@ -148,3 +158,92 @@ async def test_reconnect_resubscribes_and_resyncs(redis_server: EmbeddedRedis, v
             assert sorted(r["symbol"] for r in resets) == SYMBOLS
             assert {r["reason"] for r in resets} == {"reconnect"}
             await books_settled(stack, SYMBOLS)
+
+
+async def settled_trades(stack: Stack, books: bool) -> dict[str, list[str]]:
+    """Stop the venue (books settled first, where there are books) and wait until every trade
+    the simulator sent is published; returns the published ids per venue symbol."""
+    if books:
+        await books_settled(stack, SYMBOLS)
+    else:
+        stack.server.silence(None)
+    sent = stack.server.trades_sent
+    assert sent is not None
+
+    def published() -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for symbol in SYMBOLS:
+            for m in trades(stack, symbol):
+                out.setdefault(m["venue_symbol"], []).append(m["id"])
+        return out
+
+    await wait_for(
+        lambda: {s: set(i) for s, i in published().items()} == {s: set(i) for s, i in sent.items()},
+        5, "every trade sent published",
+    )  # fmt: skip
+    got = published()
+    for venue_symbol, ids in got.items():
+        assert len(ids) == len(set(ids)), f"{venue_symbol}: a trade was published twice"
+        assert len(ids) == len(sent[venue_symbol]) > 0
+    return got
+
+
+def assert_seamless(stack: Stack) -> None:
+    """No subscriber noticed a connection change: no reset, no disconnect, no seq jump."""
+    for event in ("book_reset", "disconnected", "connected"):
+        assert len(stack.subscriber.statuses(event)) == (event == "connected"), event
+    for channel, messages in list(stack.subscriber.messages.items()):
+        assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1)), channel
+    assert sum(stack.worker.stats.connections[0].reconnects.values()) == 0
+
+
+@pytest.mark.parametrize("venue", ROTATION_VENUES)
+async def test_forced_lifetime_is_met_by_make_before_break_rotations(
+    redis_server: EmbeddedRedis, venue: str
+) -> None:
+    """The venue ends every connection 3 s after it opened; the feed rotates after 1 s. Each
+    replacement subscribes and syncs while the old one publishes: every trade the venue sent is
+    published exactly once, books go on (no reset) and equal the venue's at the end."""
+    books = venue in BOOK_VENUES
+    async with running_stack(
+        redis_server.url, SYMBOLS, venue=venue, rotate_after=1.0, record_trades=True
+    ) as stack:
+        stack.server.force_lifetime(Lifetime(3.0))
+        stats = stack.worker.stats.connections[0]
+        await wait_for(lambda: stats.rotations[("lifetime", "switched")] >= 2, 15, "2 rotations")
+        await settled_trades(stack, books)
+        switched = stats.rotations[("lifetime", "switched")]
+        statuses = stack.subscriber.statuses
+        await wait_for(lambda: len(statuses("rotated")) == switched, 5, "a status per switch")
+        assert {r["reason"] for r in statuses("rotated")} == {"lifetime"}
+        assert_seamless(stack)
+        assert stack.server.stats.lifetime_closes == 0  # every one was replaced in time
+        assert stack.server.stats.connections_accepted >= 3
+        # each connection lived its rotate_after (less at most the 5 % jitter), not less
+        attempts = stack.server.stats.attempt_times
+        assert min(b - a for a, b in pairwise(attempts)) >= 0.9, attempts
+        assert stats.up and set(stats.rotations) == {("lifetime", "switched")}
+
+
+@pytest.mark.parametrize("venue", ROTATION_VENUES)
+async def test_shutdown_notice_rotates_instead_of_reconnecting(
+    redis_server: EmbeddedRedis, venue: str
+) -> None:
+    books = venue in BOOK_VENUES
+    async with running_stack(redis_server.url, SYMBOLS, venue=venue, record_trades=True) as stack:
+        stats = stack.worker.stats.connections[0]
+        await wait_for(lambda: stats.up and data_messages(stack.subscriber) > 10, 10, "data")
+        (session,) = stack.server.sessions()
+        if not stack.sim.shutdown_frames(session, 0):
+            pytest.skip(f"{venue} announces no shutdown on the socket")
+        stack.server.server_shutdown()
+        await wait_for(lambda: stats.rotations[("server_shutdown", "switched")] == 1, 10, "switch")
+        # the gateway closed the old connection itself, once the replacement delivered
+        await wait_for(lambda: stack.server.stats.open_connections == 1, 5, "old one closed")
+        seen = data_messages(stack.subscriber)
+        await wait_for(lambda: data_messages(stack.subscriber) > seen + 10, 5, "data after it")
+        await settled_trades(stack, books)
+        await wait_for(lambda: stack.subscriber.statuses("rotated"), 5, "a rotated status")
+        (rotated,) = stack.subscriber.statuses("rotated")
+        assert rotated["reason"] == "server_shutdown"
+        assert_seamless(stack)

@@ -8,6 +8,12 @@ actions, and lets one asyncio runner serve every venue.
 Lifecycle per connection (the runtime drives it in this order):
 ``connect_url()`` → ``on_open(now)`` → ``on_frame(...)``/``on_snapshot(...)``/``on_tick(now)``
 … → ``on_close(now)`` → (reconnect) ``on_open(now)`` again. ``now`` is integer microseconds.
+
+Make-before-break (``runtime/rotation.py``): a replacement connection gets a fresh instance,
+which first ``carry_over``s what must outlive one socket from the instance it replaces, then
+runs the same lifecycle while the old one keeps publishing; once ``unsynced_books()`` is 0 the
+runtime switches publishing to it and calls ``on_handover(now)``, and the old instance is closed
+without its output being published.
 """
 
 from __future__ import annotations
@@ -47,6 +53,17 @@ class FetchSnapshot:
 @dataclass(frozen=True, slots=True)
 class Reconnect:
     """Close this connection and open it again (after backoff). ``reason`` labels the metric."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rotate:
+    """Replace this connection without a gap (make-before-break): the venue announced that it
+    will close it soon (Binance ``serverShutdown``, OKX notice 64008). The runtime opens a
+    replacement, subscribes, switches publishing to it once it delivers, then closes this one;
+    if no replacement is ready when this one closes, it reconnects as after ``Reconnect``.
+    ``reason`` labels the metric and the ``rotated`` status."""
 
     reason: str
 
@@ -97,8 +114,8 @@ class Count:
 
 
 Action = (
-    Send | Emit | FetchSnapshot | Reconnect | Fatal | CountParseError | Resync | Subscribed
-    | Observe | Count
+    Send | Emit | FetchSnapshot | Reconnect | Rotate | Fatal | CountParseError | Resync
+    | Subscribed | Observe | Count
 )  # fmt: skip
 
 
@@ -169,3 +186,22 @@ class VenueProtocol(ABC):
     @abstractmethod
     def on_close(self, now: int) -> list[Action]:
         """The socket closed: every synced book is invalid now (``book_reset`` statuses)."""
+
+    # -- make-before-break ----------------------------------------------------------------------
+
+    def carry_over(self, previous: VenueProtocol) -> None:
+        """This fresh instance will replace ``previous`` (same venue, same topics): copy what
+        must outlive one socket, such as the ids of trades already published that the venue
+        replays on subscribe, before ``on_open``. Copies, not shares: both run side by side."""
+        return None
+
+    def unsynced_books(self) -> int:
+        """Books not synced yet; the runtime switches to a replacement only at 0."""
+        return 0
+
+    def on_handover(self, now: int) -> list[Action]:
+        """Publishing switches to this connection now, from the one it replaces (whose output
+        stops here). What it emitted so far was not published, so return what subscribers
+        need to continue from it: each synced book whole (a ``book_snapshot`` that replaces
+        the old connection's book, no reset) and the bbo; a book still syncing is reset."""
+        return []

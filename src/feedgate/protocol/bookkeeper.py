@@ -107,6 +107,41 @@ class BookKeeper:
         self.carry_out(book, book.sync.on_snapshot_failed(), now, out)
         return out
 
+    def unsynced(self) -> int:
+        return sum(1 for book in self._books.values() if book.sync.state is not SyncState.SYNCED)
+
+    def handover(self, now: int) -> list[Action]:
+        """Make-before-break: this connection's books replace the old connection's for
+        subscribers. A synced book goes out whole: a ``book_snapshot`` on the same channel
+        (its ``seq`` continues, so subscribers load it in place of their book; no reset) and
+        its bbo. Nothing this connection emitted before was published, so the bbo is compared
+        with nothing (the runtime drops one equal to the old connection's last). A book not
+        synced yet cannot continue the old connection's image: it is reset, and publishes its
+        snapshot with ``book_synced`` when it syncs."""
+        out: list[Action] = []
+        for book in self._books.values():
+            sync = book.sync
+            if sync.state is SyncState.SYNCED:
+                if book.publish_book:
+                    out.append(Emit(self.snapshot(book, now, checkpoint=False)))
+                book.last_checkpoint_us = now
+                sync.dirty = False
+                book.bbo = (None, None)
+                self._bbo(book, sync.last_ts, now, out)
+                continue
+            out.append(Resync(book.symbol, "reconnect"))
+            out.append(Emit(Status(
+                self.exchange, StatusEvent.BOOK_RESET, self.connection, "reconnect", now,
+                book.symbol, book.venue_symbol,
+            )))  # fmt: skip
+            if book.publish_bbo:
+                out.append(Emit(Bbo(
+                    self.exchange, book.symbol, book.venue_symbol, None, now,
+                    None, None, None, None,
+                )))  # fmt: skip
+            book.bbo = (None, None)
+        return out
+
     def tick(self, now: int) -> list[Action]:
         """Refresh the ``book:*`` key of changed books, at most once per interval each."""
         out: list[Action] = []

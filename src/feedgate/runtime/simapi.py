@@ -95,6 +95,9 @@ Optional simulator attributes ``SimServer`` uses when present (read with ``getat
 - ``request_headers`` — ``open_session`` may take ``(path, headers)`` when the simulator
   defines ``wants_headers = True`` (API keys, JWTs in ``Authorization``); a ``PermissionError``
   from it answers HTTP 401/403 like the venue.
+- ``trade_ids(event) -> list[tuple[str, str]]`` — the (venue symbol, trade id) pairs a gateway
+  feed with default options publishes for ``event`` ([] for anything else), so a test can
+  compare what was sent with what was published (``SimServer.record_trades``).
 """
 
 
@@ -112,6 +115,8 @@ class SimStats:
     rate_limit_violations: int = 0
     pong_timeouts: int = 0
     slow_client_disconnects: int = 0
+    lifetime_closes: int = 0
+    refused_connections: int = 0
     http_requests: int = 0
     subscriptions: dict[int, list[str]] = field(default_factory=dict)
     """Open connection id → its subscribed streams."""

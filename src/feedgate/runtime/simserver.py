@@ -29,11 +29,13 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
-from feedgate.clock import now_us
 from feedgate.runtime.simapi import SimStats, VenueSimulator, frame_text_batch
-from feedgate.runtime.simtasks import POLICY_VIOLATION, SimTasks, _Client
+from feedgate.runtime.simfaults import Lifetime, SimFaults
+from feedgate.runtime.simtasks import POLICY_VIOLATION, _Client
 
-__all__ = ["SimServer", "SimStats", "VenueSimulator", "run_simulator", "simulator_server"]
+__all__ = [
+    "Lifetime", "SimServer", "SimStats", "VenueSimulator", "run_simulator", "simulator_server",
+]  # fmt: skip
 
 S = TypeVar("S")
 E = TypeVar("E")
@@ -41,9 +43,10 @@ E = TypeVar("E")
 _COUNTED = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.PING, Opcode.PONG})
 
 
-class SimServer(SimTasks[S, E]):
+class SimServer(SimFaults[S, E]):
     """Serve ``sim`` on ``host:port`` (0 = a free port). ``trade_rate`` is taker orders per second
     per symbol; None or 0 means saturation: every client gets trade frames as fast as it drains.
+    Faults a test can inject are in ``simfaults.SimFaults``.
     """
 
     def __init__(
@@ -166,62 +169,6 @@ class SimServer(SimTasks[S, E]):
         """Sessions of the open connections, oldest first."""
         return [c.session for c in self._clients.values()]
 
-    # -- faults ----------------------------------------------------------------------------------
-
-    def drop_connections(self) -> int:
-        """Abrupt TCP close of every connection (no close frame). Returns how many."""
-        clients = list(self._clients.values())
-        for client in clients:
-            client.conn.transport.abort()
-        return len(clients)
-
-    def silence(self, seconds: float | None) -> None:
-        """Send nothing (data, replies, pings) for ``seconds`` (None: until ``resume()``);
-        sockets stay open and the market does not move meanwhile."""
-        if self._silence_handle is not None:
-            self._silence_handle.cancel()
-            self._silence_handle = None
-        self._unsilenced.clear()
-        if seconds is not None:
-            self._silence_handle = asyncio.get_running_loop().call_later(seconds, self.resume)
-
-    def resume(self) -> None:
-        self._unsilenced.set()
-
-    @property
-    def silenced(self) -> bool:
-        return not self._unsilenced.is_set()
-
-    def close_all(self, code: int = 1000, reason: str = "") -> int:
-        """Start a WebSocket closing handshake with ``code`` on every connection."""
-        clients = [c for c in self._clients.values() if c.conn.protocol.state is State.OPEN]
-        for client in clients:
-            self._close(client, code, reason, fail=False)
-        return len(clients)
-
-    def send_malformed(self) -> None:
-        """Send the venue's malformed frames (non-JSON, unknown shape) to every client."""
-        frames = self.sim.malformed_frames()
-        for client in list(self._clients.values()):
-            self._write(client, frames)
-
-    def server_shutdown(self) -> None:
-        """Announce an imminent shutdown the venue's way (Binance: §1.8 ``serverShutdown``)."""
-        now = now_us()
-        for client in list(self._clients.values()):
-            self._write(client, self.sim.shutdown_frames(client.session, now))
-
-    def checksum_flip(self, symbol: str) -> None:
-        """The next book update of ``symbol`` carries a wrong checksum (checksum venues)."""
-        flip = getattr(self.sim, "checksum_flip", None)
-        if flip is None:
-            raise NotImplementedError(f"{self.sim.venue} has no book checksum")
-        flip(symbol)
-
-    def skip_update_ids(self, symbol: str, n: int) -> None:
-        """The next book update of ``symbol`` jumps ``n`` ids (a gap the gateway must catch)."""
-        self.sim.skip_update_ids(symbol, n)
-
     # -- HTTP and connections -------------------------------------------------------------------
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
@@ -229,11 +176,16 @@ class SimServer(SimTasks[S, E]):
         # their REST APIs under different prefixes (/api/v3, /v5/market, /0/public, …)
         if "websocket" not in request.headers.get("Upgrade", "").lower():
             self.stats.http_requests += 1
+            if self.rest_status is not None:
+                return _response(self.rest_status, b'{"msg":"unavailable"}', "application/json")
             result = self.sim.http_get(request.path)
             status, body = result if result is not None else (404, b'{"msg":"Not Found"}')
             return _response(status, body, "application/json")
         self.stats.connection_attempts += 1
         self.stats.attempt_times.append(asyncio.get_running_loop().time())
+        if self.refuse_status is not None:
+            self.stats.refused_connections += 1
+            return _response(self.refuse_status, b"connections refused", "text/plain")
         try:
             if self._wants_headers:
                 headers = {k.lower(): v for k, v in request.headers.raw_items()}
@@ -253,7 +205,7 @@ class SimServer(SimTasks[S, E]):
     async def _handle(self, conn: ServerConnection) -> None:
         session = self._pending.pop(conn)
         self._next_id += 1
-        client = _Client(self._next_id, session, conn)
+        client = _Client(self._next_id, session, conn, asyncio.get_running_loop().time())
         self._clients[conn] = client
         stats = self.stats
         stats.connections_accepted += 1
@@ -270,6 +222,7 @@ class SimServer(SimTasks[S, E]):
             tasks.append(asyncio.create_task(self._close_watch(client)))
         if self.saturating:
             tasks.append(asyncio.create_task(self._saturate(client)))
+        self._watch_lifetime(client)
         try:
             async for message in conn:
                 text = message if isinstance(message, str) else message.decode(errors="replace")
@@ -284,6 +237,8 @@ class SimServer(SimTasks[S, E]):
         finally:
             for task in tasks:
                 task.cancel()
+            if client.lifetime is not None:
+                client.lifetime.cancel()
             del self._clients[conn]
             stats.open_connections -= 1
             stats.subscriptions.pop(client.id, None)
@@ -334,11 +289,29 @@ class SimServer(SimTasks[S, E]):
 
     def _broadcast(self, events: list[E]) -> None:
         render = self.sim.render
+        if self.trades_sent is not None:
+            self._broadcast_recorded(events)
+            return
         for client in list(self._clients.values()):
             session = client.session
             frames = [f for f in (render(session, e) for e in events) if f is not None]
             if frames:
                 self._write(client, frames)
+
+    def _broadcast_recorded(self, events: list[E]) -> None:
+        """``_broadcast`` noting which events reached an open connection (``record_trades``)."""
+        render, sent = self.sim.render, [False] * len(events)
+        for client in list(self._clients.values()):
+            frames = []
+            open_ = client.conn.protocol.state is State.OPEN
+            for i, event in enumerate(events):
+                frame = render(client.session, event)
+                if frame is not None:
+                    frames.append(frame)
+                    sent[i] = sent[i] or open_
+            if frames:
+                self._write(client, frames)
+        self._record(events, sent)
 
 
 def _response(status: int, body: bytes, content_type: str) -> Response:

@@ -32,9 +32,11 @@ class _Client(Generic[S]):
     id: int
     session: S
     conn: ServerConnection
+    opened_at: float = 0.0  # loop time
     msg_times: deque[float] = field(default_factory=deque)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     kicked: bool = False
+    lifetime: asyncio.Task[None] | None = None  # a forced lifetime's close (simfaults)
 
 
 class SimTasks(Generic[S, E]):

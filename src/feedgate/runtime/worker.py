@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from feedgate.channels import ChannelKind
 from feedgate.clock import now_us
@@ -21,6 +22,7 @@ from feedgate.protocol.ratelimit import RateLimits, SlidingWindow
 from feedgate.runtime.connection import ConnectionRunner, Opener
 from feedgate.runtime.health import HealthServer
 from feedgate.runtime.publisher import Publisher
+from feedgate.runtime.rotation import RotationPolicy
 from feedgate.runtime.snapshots import SnapshotFetcher
 from feedgate.runtime.transport import Transport, TransportOptions, open_websocket
 from feedgate.settings import FeedSettings, Settings
@@ -223,6 +225,8 @@ class Worker:
             self.stats.connections.append(stats)
             runner = ConnectionRunner(
                 spec.make_protocol(plan, options),
+                make_protocol=partial(spec.make_protocol, plan, options),
+                rotation=RotationPolicy(after_s=feed.rotation_after_s()),
                 connection_id=plan.connection_id,
                 opener=venue.opener,
                 publisher=self.publisher,

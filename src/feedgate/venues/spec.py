@@ -43,6 +43,10 @@ class VenueSpec:
     symbolless: bool = False
     """The source has no instruments (announcements, chain events): a feed lists no symbols and
     each channel is one topic."""
+    rotate_after_s: float | None = None
+    """Default make-before-break rotation age of a connection, a margin before the venue's
+    documented lifetime (``limits.max_connection_lifetime_s``) so the replacement is synced in
+    time; None where no lifetime is documented. A feed's ``rotate_after`` overrides it."""
     book_model: str = "deltas"
     """``deltas``: a snapshot then updates that must all be applied (gaps are possible);
     ``snapshots``: every book message is a whole top-N image (Upbit), so there is nothing to

@@ -16,8 +16,8 @@ from feedgate.protocol.base import (
     CountParseError,
     Emit,
     FetchSnapshot,
-    Reconnect,
     Resync,
+    Rotate,
     Send,
     Subscribed,
     Topic,
@@ -432,10 +432,10 @@ def test_gap_while_waiting_for_the_snapshot_publishes_no_reset() -> None:
     assert proto._books["BTCUSDT"].sync.buffer[0].first_id == 120
 
 
-def test_server_shutdown_reconnects() -> None:
+def test_server_shutdown_asks_for_a_make_before_break_rotation() -> None:
     proto = book_proto()
-    assert proto.on_frame(DOC_SHUTDOWN, T0) == [Reconnect("server_shutdown")]
-    assert proto.on_frame(DOC_SHUTDOWN_RAW, T0) == [Reconnect("server_shutdown")]
+    assert proto.on_frame(DOC_SHUTDOWN, T0) == [Rotate("server_shutdown")]
+    assert proto.on_frame(DOC_SHUTDOWN_RAW, T0) == [Rotate("server_shutdown")]
 
 
 def test_on_close_resets_synced_books_only_and_reopen_starts_over() -> None:

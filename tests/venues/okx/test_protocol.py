@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedgate.events import Bbo, Side, Status, StatusEvent, Trade
-from feedgate.protocol.base import CountParseError, Reconnect, Send, Subscribed, Topic
+from feedgate.protocol.base import CountParseError, Rotate, Send, Subscribed, Topic
 from feedgate.venues.okx.options import OkxOptions
 from tests.venues.actions import events, of_type
 from tests.venues.okx.frames import (
@@ -172,9 +172,9 @@ def test_errors_we_cannot_place_are_counted() -> None:
     assert "60012" in actions[0].detail
 
 
-def test_notice_reconnects_and_pong_is_quiet() -> None:
+def test_notice_asks_for_a_rotation_and_pong_is_quiet() -> None:
     proto = opened(make(Topic("trades", BTC)))
-    assert proto.on_frame(DOC_NOTICE, T0) == [Reconnect("server_shutdown")]
+    assert proto.on_frame(DOC_NOTICE, T0) == [Rotate("server_shutdown")]
     assert proto.on_frame("pong", T0) == []
     assert proto.on_frame(b"pong", T0) == []
 

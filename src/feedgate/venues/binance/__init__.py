@@ -46,4 +46,7 @@ VENUE = VenueSpec(
     topics_per_connection=_topics_per_connection,
     book_integrity="U/u update ids against a REST snapshot's lastUpdateId (§1.7)",
     venue_symbol=lambda symbol: symbol.replace("-", ""),
+    # §1.8 suggests 23 h: an hour before the 24 h cut leaves room for a replacement's REST
+    # snapshots under the weight budget (200 books x weight 50 take about 2 minutes)
+    rotate_after_s=23 * 3600.0,
 )

@@ -25,7 +25,7 @@ from feedgate.protocol.base import (
     CountParseError,
     Emit,
     FetchSnapshot,
-    Reconnect,
+    Rotate,
     Send,
     Subscribed,
     VenueProtocol,
@@ -112,6 +112,12 @@ class BinanceProtocol(VenueProtocol):
         self._subscribed = False
         return self._books.close_all(now)
 
+    def unsynced_books(self) -> int:
+        return self._books.unsynced()
+
+    def on_handover(self, now: int) -> list[Action]:
+        return self._books.handover(now)
+
     # -- frames ---------------------------------------------------------------------------------
 
     def on_frame(self, frame: str | bytes, recv_ts: int) -> list[Action]:
@@ -126,7 +132,7 @@ class BinanceProtocol(VenueProtocol):
             route = self._routes.get(stream) if type(stream) is str else None
             if route is None:
                 if stream == "!serverShutdown":
-                    return [Reconnect("server_shutdown")]
+                    return [Rotate("server_shutdown")]  # §1.8: replace before it closes
                 return [CountParseError(f"unexpected stream {stream!r}")]
             try:
                 return self._on_data(route, msg["data"], recv_ts)
@@ -137,7 +143,7 @@ class BinanceProtocol(VenueProtocol):
         if "code" in msg or "error" in msg:
             return self._on_error(msg, recv_ts)
         if msg.get("e") == "serverShutdown":  # raw-stream form of §1.8
-            return [Reconnect("server_shutdown")]
+            return [Rotate("server_shutdown")]
         return [CountParseError("unknown frame shape")]
 
     def _on_data(self, route: _Route, data: dict[str, Any], recv_ts: int) -> list[Action]:

@@ -180,6 +180,12 @@ class BinanceSim:
                 )
         return out
 
+    def trade_ids(self, event: StreamEvent) -> list[tuple[str, str]]:
+        """The trade a gateway on the default ``trade`` stream publishes (§1.3 id ``t``)."""
+        if wire.split_stream(event.topic)[1] != wire.TRADE:
+            return []
+        return [(event.payload["s"], str(event.payload["t"]))]
+
     def render(self, session: BinanceSession, event: StreamEvent) -> bytes | None:
         """The frame this session gets for ``event``, or None when it is not subscribed."""
         if event.topic not in session.streams:

@@ -111,6 +111,12 @@ class BybitProtocol(VenueProtocol):
             for i in range(0, len(topics), batch)
         ]
 
+    def unsynced_books(self) -> int:
+        return self._books.unsynced()
+
+    def on_handover(self, now: int) -> list[Action]:
+        return self._books.handover(now)
+
     def on_close(self, now: int) -> list[Action]:
         self._subscribed = False
         return self._books.close_all(now)

@@ -157,6 +157,13 @@ class BybitSim:
             out.append(StreamEvent(topic, trade=(symbol, now_us // 1000, _items(book, order, seq))))
         return out
 
+    def trade_ids(self, event: StreamEvent) -> list[tuple[str, str]]:
+        """The ``i`` of each fill in a ``publicTrade`` message (§6.3)."""
+        if event.trade is None:
+            return []
+        symbol, _, items = event.trade
+        return [(symbol, item["i"]) for item in items]
+
     def tick_events(self, now_us: int, symbols: list[str] | None = None) -> list[StreamEvent]:
         """One book step of each symbol in ``symbols`` (default all), every subscribed depth,
         then the images new subscribers wait for (§6.5: snapshot first, then deltas)."""

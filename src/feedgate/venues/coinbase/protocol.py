@@ -129,6 +129,22 @@ class CoinbaseProtocol(VenueProtocol):
             actions.append(self._subscribe(wire.LEVEL2, books))
         return actions
 
+    def carry_over(self, previous: VenueProtocol) -> None:
+        """The newest trade id published per product: with ``backfill_trades`` a replacement's
+        ``market_trades`` snapshot then backfills only what came after it, as after a
+        reconnect (and without it, the snapshot is skipped as on a first connection)."""
+        if isinstance(previous, CoinbaseProtocol):
+            for product, route in self._trades.items():
+                old = previous._trades.get(product)
+                if old is not None:
+                    route.last_id = old.last_id
+
+    def unsynced_books(self) -> int:
+        return self._books.unsynced()
+
+    def on_handover(self, now: int) -> list[Action]:
+        return self._books.handover(now)
+
     def on_close(self, now: int) -> list[Action]:
         self._subscribed = False
         self._again.clear()

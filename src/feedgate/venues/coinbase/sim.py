@@ -172,6 +172,13 @@ class CoinbaseSim:
         stamp = self._stamp(now_us)
         return [self._event(wire.MARKET_TRADES, wire.MARKET_TRADES, symbol, stamp, event)]
 
+    def trade_ids(self, event: CoinbaseEvent) -> list[tuple[str, str]]:
+        """The ``trade_id``s of a ``market_trades`` update (§2.4)."""
+        if event.channel != wire.MARKET_TRADES:
+            return []
+        events = orjson.loads(event.tail[len(b',"events":') : -1])
+        return [(t["product_id"], t["trade_id"]) for e in events for t in e["trades"]]
+
     def render(self, session: CoinbaseSession, event: CoinbaseEvent) -> bytes | None:
         """The frame ``session`` receives for ``event`` (None when not subscribed or lost)."""
         products = session.subscriptions.get(event.channel)

@@ -27,5 +27,10 @@ class RecentKeys:
             self._keys.popitem(last=False)
         return False
 
+    def copy(self) -> RecentKeys:
+        twin = RecentKeys(self.capacity)
+        twin._keys = OrderedDict(self._keys)
+        return twin
+
     def __len__(self) -> int:
         return len(self._keys)

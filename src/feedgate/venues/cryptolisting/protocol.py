@@ -70,6 +70,13 @@ class CryptolistingProtocol(VenueProtocol):
         self.smoke_deadline = None
         return []  # the server speaks first (welcome)
 
+    def carry_over(self, previous: VenueProtocol) -> None:
+        """The announcements already published (a replacement may be sent them again) and the
+        last smoke test time (one test a minute per key, §7.1)."""
+        if isinstance(previous, CryptolistingProtocol):
+            self.recent = previous.recent.copy()
+            self.last_test = previous.last_test
+
     def on_close(self, now: int) -> list[Action]:
         self.welcome = None
         self.smoke_deadline = None  # a test answer cannot arrive on a closed socket

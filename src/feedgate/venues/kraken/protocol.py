@@ -117,6 +117,12 @@ class KrakenProtocol(VenueProtocol):
                 actions.append(self._request("subscribe", channel, chunk, depth, initial=True))
         return actions
 
+    def unsynced_books(self) -> int:
+        return self._books.unsynced()
+
+    def on_handover(self, now: int) -> list[Action]:
+        return self._books.handover(now)
+
     def on_close(self, now: int) -> list[Action]:
         self._subscribed = False
         self._pending.clear()

@@ -121,6 +121,12 @@ class KrakenSim:
             for i, q in enumerate(o.fills)
         ])  # fmt: skip
 
+    def trade_ids(self, event: KrakenEvent) -> list[tuple[str, str]]:
+        """The ``trade_id``s of a trade message (§3.3)."""
+        if event.topic[0] != wire.TRADE:
+            return []
+        return [(t["symbol"], str(t["trade_id"])) for t in orjson.loads(event.frame)["data"]]
+
     def tick_events(self, now_us: int, symbols: list[str] | None = None) -> list[KrakenEvent]:
         """One market step of each book in ``symbols``: an update per subscribed depth."""
         self._now_us = now_us

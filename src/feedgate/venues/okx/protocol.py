@@ -22,7 +22,7 @@ from feedgate.protocol.base import (
     CountParseError,
     Emit,
     FetchSnapshot,
-    Reconnect,
+    Rotate,
     Send,
     Subscribed,
     VenueProtocol,
@@ -126,6 +126,18 @@ class OkxProtocol(VenueProtocol):
                 actions.append(Emit(self._bbo_event(route, None, now, None, None)))
         return actions
 
+    def unsynced_books(self) -> int:
+        return self._books.unsynced()
+
+    def on_handover(self, now: int) -> list[Action]:
+        """The books whole (``BookKeeper.handover``), and the touch of every ``bbo-tbt`` route:
+        what this connection tracked as published was never published."""
+        actions = self._books.handover(now)
+        for route in self._routes.values():
+            if route.kind == wire.BBO_TBT and route.bbo != _NO_BBO:
+                actions.append(Emit(self._bbo_event(route, None, now, *route.bbo)))
+        return actions
+
     def on_tick(self, now: int) -> list[Action]:
         """Book checkpoints, and the §5.7 text ``ping`` once ``ping_interval_s`` passed without
         a frame (every frame restarts the schedule)."""
@@ -164,8 +176,8 @@ class OkxProtocol(VenueProtocol):
                 return self._on_ack(msg, event, recv_ts)
             if event == "error":
                 return self._on_error(msg, recv_ts)
-            if event == "notice":  # §5.2: closing in 30 s for an upgrade; reconnect now
-                return [Reconnect("server_shutdown")]
+            if event == "notice":  # §5.2 (64008): closing in 30 s for an upgrade; replace it
+                return [Rotate("server_shutdown")]
         except _PARSE_ERRORS as exc:
             return [CountParseError(f"{type(exc).__name__}: {exc}")]
         return [CountParseError("unknown frame shape")]

@@ -153,6 +153,11 @@ class OkxSim:
                 out.append(OkxEvent((wire.BBO_TBT, inst), wire.bbo_data(asks, bids, ms, s.seq_id)))
         return out
 
+    def trade_ids(self, event: OkxEvent) -> list[tuple[str, str]]:
+        """A ``trades`` push's ``tradeId`` (§5.3: the last fill of the aggregation)."""
+        channel, inst = event.key
+        return [(inst, event.data["tradeId"])] if channel == wire.TRADES else []
+
     def render(self, session: OkxSession, event: OkxEvent) -> bytes | None:
         if event.key not in session.subs:
             return None

@@ -166,6 +166,43 @@ class UpbitProtocol(VenueProtocol):
         """§4.5: ``PING`` every ``ping_interval_s`` (the venue closes after 120 s idle)."""
         return [Send(wire.PING)] if self._ping.due(now) else []
 
+    def carry_over(self, previous: VenueProtocol) -> None:
+        """The trade ids already published per code: the venue sends the latest trade again
+        on subscribe (SNAPSHOT), which the replacement must not publish a second time."""
+        if isinstance(previous, UpbitProtocol):
+            for code, tape in self._tapes.items():
+                old = previous._tapes.get(code)
+                if old is not None:
+                    tape.seen, tape.order = set(old.seen), deque(old.order)
+
+    def unsynced_books(self) -> int:
+        return sum(1 for book in self._books.values() if not book.synced)
+
+    def on_handover(self, now: int) -> list[Action]:
+        """Every orderbook message is a whole image, so the next one replaces the old
+        connection's book anyway: only the bbo (never published from here) goes out now, and a
+        book with no image yet is reset (its first image comes with ``book_synced``)."""
+        out: list[Action] = []
+        for book in self._books.values():
+            if not book.synced:
+                out.append(Resync(book.symbol, "reconnect"))
+                out.append(Emit(Status(
+                    EXCHANGE, StatusEvent.BOOK_RESET, self.connection, "reconnect", now,
+                    book.symbol, book.code,
+                )))  # fmt: skip
+                if book.publish_bbo:
+                    out.append(Emit(Bbo(EXCHANGE, book.symbol, book.code, None, now, None, None,
+                                        None, None)))  # fmt: skip
+                continue
+            if book.publish_bbo and book.bbo != (None, None):
+                bid, ask = book.bbo
+                out.append(Emit(Bbo(
+                    EXCHANGE, book.symbol, book.code, None, now,
+                    bid[0] if bid else None, bid[1] if bid else None,
+                    ask[0] if ask else None, ask[1] if ask else None,
+                )))  # fmt: skip
+        return out
+
     def on_close(self, now: int) -> list[Action]:
         """Every image-backed book is invalid until the next image after reconnecting."""
         self._subscribed = False

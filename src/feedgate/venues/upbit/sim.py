@@ -129,6 +129,12 @@ class UpbitSim:
             out.append(UpbitEvent(wire.TRADE, o.symbol, msg))
         return out
 
+    def trade_ids(self, event: UpbitEvent) -> list[tuple[str, str]]:
+        """A trade's ``sequential_id`` (§4.3, the gateway's trade id)."""
+        if event.kind != wire.TRADE:
+            return []
+        return [(event.code, str(event.message["sequential_id"]))]
+
     def tick_events(self, now_us: int, symbols: list[str] | None = None) -> list[UpbitEvent]:
         """One book step per code, then its whole top-30 image (§4.4)."""
         self._clock_us = max(self._clock_us, now_us)
