@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
+TRANSPORT_TESTS := tests/runtime tests/venues/test_conformance.py tests/venues/test_handover.py \
+	$(wildcard tests/venues/*/test_e2e.py tests/venues/*/test_stack.py tests/venues/*/test_end_to_end.py)
+
 .PHONY: demo test lint typecheck bench simulate clean
 
 $(BIN)/python:
@@ -26,6 +29,8 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m ruff format --check --quiet src tests bench
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
+	# the fallback transport too: everything that opens venue sockets, under websockets
+	FEEDGATE_TRANSPORT=websockets $(BIN)/python -m pytest -q $(TRANSPORT_TESTS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m ruff check src tests bench

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from feedgate.channels import split_symbol
 from feedgate.errors import ConfigError
 from feedgate.runtime.redis_target import SCHEMES, parse_redis_url
+from feedgate.runtime.transport import TransportKind, picows_available
 from feedgate.venues import available_venues, get_venue
 
 
@@ -177,6 +178,17 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     feeds: list[FeedSettings] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    transport: TransportKind = "auto"
+    """The venue WebSocket client: ``picows`` (frames parsed in C, the fast path),
+    ``websockets`` (pure Python, the reference), or ``auto``: picows when it is installed.
+    ``FEEDGATE_TRANSPORT`` sets it from the environment, as every setting."""
+
+    @field_validator("transport")
+    @classmethod
+    def _transport_installed(cls, kind: TransportKind) -> TransportKind:
+        if kind == "picows" and not picows_available():
+            raise ValueError("picows is not installed (pip install picows), use auto or websockets")
+        return kind
 
     @classmethod
     def settings_customise_sources(

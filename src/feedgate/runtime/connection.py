@@ -24,9 +24,9 @@ from feedgate.protocol.ratelimit import RateLimits, SlidingWindow
 from feedgate.runtime.closing import judge_handshake
 from feedgate.runtime.publisher import Publisher
 from feedgate.runtime.rotation import RotationPolicy, Rotator
-from feedgate.runtime.session import FAIRNESS_BURST, EndSession, Session, now_us
+from feedgate.runtime.session import EndSession, Session, now_us
 from feedgate.runtime.snapshots import SnapshotFetcher
-from feedgate.runtime.transport import HandshakeRejected, Transport
+from feedgate.runtime.transport import FAIRNESS_BURST, HandshakeRejected, Transport
 
 __all__ = ["FAIRNESS_BURST", "ConnectionRunner", "Opener", "now_us"]
 

@@ -123,14 +123,13 @@ class Publisher:
             # the book is invalid: late joiners must not read its old image from the key
             book = self._named(book_channel(event.exchange, event.symbol), event.exchange)
             book.link.queue.append((book, b"", event.recv_ts, DEL_KEY))
-            book.link.wake.set()
+            book.link.schedule()
         if len(queue) > self.max_queue:
             queue.popleft()
             self.stats.dropped["queue_full"] += 1
-        if len(queue) >= self.max_batch and link.writer is not None:
+        if len(queue) >= self.max_batch:
             link.flush_inline()
-        elif not link.wake.is_set():
-            link.wake.set()
+        link.schedule()
 
     def _new_channel(
         self, event: Event, key: tuple[type, str, str | None, str | None]
@@ -275,7 +274,7 @@ class Publisher:
                 kept.append(entry)
             else:
                 target.queue.append(entry)
-                target.wake.set()
+                target.schedule()
         link.queue.clear()
         link.queue.extend(kept)
 

@@ -1,18 +1,19 @@
 """One pipelined connection to one Redis server: a bounded queue in, RESP batches out.
 
-The publisher appends to ``queue`` on the read loop (it never blocks); a writer task packs
-everything queued since the last loop tick into one pipelined write (``PUBLISH``/``SPUBLISH`` per
-message, one ``SET`` per last-value key, deduplicated within the batch); a reader task parses the
-replies with hiredis and records the publish latency. A slow or absent server costs drops, not
-memory or stalls. On a broken connection the link reconnects with backoff; the commands that were
-in flight are counted as dropped (they may or may not have been published). A standalone Redis
-has one link; a cluster has one per master, each carrying the channels of its slots.
+The publisher appends to ``queue`` on the read loop (it never blocks) and ``schedule()``s a write:
+at the end of the event loop iteration everything queued is packed into one pipelined write
+(``PUBLISH``/``SPUBLISH`` per message, one ``SET`` per last-value key, deduplicated within the
+batch). Once set up, the socket is driven by callbacks (``_LinkProtocol``): replies are parsed
+with hiredis as they are read and record the publish latency; no task runs per batch. A slow
+or absent server costs drops, not memory or stalls. On a broken connection the link reconnects
+with backoff; the commands that were in flight are counted as dropped (they may or may not have
+been published). A standalone Redis has one link; a cluster has one per master, each carrying
+the channels of its slots.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from collections import deque
@@ -84,6 +85,32 @@ async def open_redis(
     return reader, writer
 
 
+class _LinkProtocol(asyncio.Protocol):
+    """The link's socket once it is set up: replies are handled in the read callback itself
+    (no task to wake per read), and the transport's buffer limit pauses writing."""
+
+    def __init__(self, link: RedisLink) -> None:
+        self.link = link
+        self.lost: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.link.replies(data)
+
+    def eof_received(self) -> bool:
+        return False  # close the transport: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+    def pause_writing(self) -> None:
+        self.link.paused = True
+
+    def resume_writing(self) -> None:
+        self.link.paused = False
+        self.link.schedule()
+
+
 class RedisLink:
     def __init__(
         self,
@@ -113,12 +140,12 @@ class RedisLink:
         self.queue: deque[Entry] = deque()
         self.stream_maxlen = str(stream_maxlen).encode()
         self.up = False
-        self.writer: asyncio.StreamWriter | None = None
-        self.wake = asyncio.Event()
+        self.paused = False  # the transport's write buffer is over its limit
+        self._transport: asyncio.Transport | None = None
+        self._parser = hiredis.Reader()
+        self._flush: asyncio.Handle | None = None
         self._in_flight: deque[tuple[int, list[int]]] = deque()  # (replies expected, recv_ts)
         self._in_flight_count = 0
-        self._room = asyncio.Event()
-        self._room.set()
         self._closing = False
         self.backoff = Backoff(base_s=0.2, cap_s=5.0, stable_after_s=10.0)
 
@@ -126,22 +153,49 @@ class RedisLink:
     def busy(self) -> bool:
         return bool(self.queue or self._in_flight)
 
+    @property
+    def connected(self) -> bool:
+        return self._transport is not None
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        """Something was queued: write it once the callbacks of this event loop iteration have
+        run, so everything the read callbacks of one iteration submitted goes out in one write
+        (and nothing waits for a task to be scheduled)."""
+        if self._flush is None and self._transport is not None:
+            self._flush = asyncio.get_running_loop().call_soon(self._write_queued)
+
+    def _write_queued(self) -> None:
+        self._flush = None
+        while self.queue and self._room():
+            self._write_batch()
+
     def flush_inline(self) -> None:
-        """A full batch is waiting: write it now. The socket write does not block, so producers
-        never wait for the writer task (which may be starved under load); the in-flight bound
-        and the transport's buffer still hold back a slow Redis, and then the queue drops."""
-        writer = self.writer
-        assert writer is not None
-        if writer.transport.is_closing() or self._in_flight_count >= self.max_in_flight:
-            return
-        if writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
-            return
-        writer.write(self._pack_batch())
+        """A full batch is waiting: write it now, unless the server is behind (the in-flight
+        bound and the transport's buffer hold back a slow Redis, and then the queue drops)."""
+        if self._room():
+            self._write_batch()
+
+    def _room(self) -> bool:
+        transport = self._transport
+        return (
+            transport is not None
+            and not self.paused
+            and self._in_flight_count < self.max_in_flight
+            and not transport.is_closing()
+        )
+
+    def _write_batch(self) -> None:
+        assert self._transport is not None
+        self._transport.write(self._pack_batch())
 
     def stop(self) -> None:
         self._closing = True
-        self.wake.set()
-        self._room.set()
+        if self._transport is not None:
+            self._transport.close()
+
+    # -- connection -----------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Connect, publish, and reconnect until ``stop()`` (or cancellation)."""
@@ -150,7 +204,7 @@ class RedisLink:
             if delay:
                 await asyncio.sleep(delay)
             try:
-                reader, writer = await open_redis(self.target, self._ssl)
+                _, writer = await open_redis(self.target, self._ssl)
             except (TimeoutError, OSError, ConnectionError) as exc:
                 t = self.target
                 log.warning("redis connect to %s:%s failed: %s", t.host, t.port, exc)
@@ -160,57 +214,41 @@ class RedisLink:
                 continue
             loop = asyncio.get_running_loop()
             self.backoff.connected(loop.time())
+            # from here on the socket is driven by callbacks: the stream reader had nothing
+            # left to read (every set-up command was answered, nothing else was sent)
+            transport = writer.transport
+            protocol = _LinkProtocol(self)
+            transport.set_protocol(protocol)
+            transport.set_write_buffer_limits(high=WRITE_BUFFER_LIMIT)
+            self._parser = hiredis.Reader()
+            self.paused = False
+            self._transport = transport  # type: ignore[assignment]
             self._set_up(True)
+            self.schedule()
             try:
-                await self._pump(reader, writer)
-            except (OSError, ConnectionError, asyncio.IncompleteReadError) as exc:
-                if not self._closing:
-                    log.warning("redis connection lost: %s", exc)
+                error = await protocol.lost
+                if error is not None and not self._closing:
+                    log.warning("redis connection lost: %s", error)
+                    self.stats.publish_errors += 1
+                elif not self._closing:
+                    log.warning("redis closed the connection")
                     self.stats.publish_errors += 1
             finally:
+                self._transport = None
+                if self._flush is not None:
+                    self._flush.cancel()
+                    self._flush = None
                 self._set_up(False)
                 self.backoff.disconnected(loop.time())
                 self.drop_in_flight()
-                writer.close()
-                with contextlib.suppress(Exception):
-                    await writer.wait_closed()
+                transport.close()
 
     def _set_up(self, up: bool) -> None:
         self.up = up
         if self._on_state is not None:
             self._on_state()
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        replies = asyncio.create_task(self._read_replies(reader))
-        self.writer = writer
-        try:
-            while not self._closing:
-                if replies.done():
-                    replies.result()  # re-raise the reader's error
-                    return
-                if not self.queue:
-                    self.wake.clear()
-                    waiter = asyncio.create_task(self.wake.wait())
-                    done, _ = await asyncio.wait(
-                        {waiter, replies}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if waiter not in done:
-                        waiter.cancel()
-                    continue
-                if self._in_flight_count >= self.max_in_flight:
-                    self._room.clear()
-                    await self._room.wait()
-                    continue
-                writer.write(self._pack_batch())
-                if writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
-                    await writer.drain()
-                else:
-                    await asyncio.sleep(0)  # let the loop gather the next batch
-        finally:
-            self.writer = None
-            replies.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await replies
+    # -- batches and replies --------------------------------------------------------------------
 
     def _pack_batch(self) -> bytes:
         queue = self.queue
@@ -259,33 +297,32 @@ class RedisLink:
         self.stats.queue_depth = len(queue) if self._total_depth is None else self._total_depth()
         return b"".join(parts)
 
-    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
-        parser = hiredis.Reader()
+    def replies(self, data: bytes) -> None:
+        """Replies read from the socket: count them off the batches in flight, and record each
+        message's latency when its batch is acknowledged."""
+        parser = self._parser
+        parser.feed(data)
         in_flight = self._in_flight
         latency = self.stats.latency
+        was_full = self._in_flight_count >= self.max_in_flight
         while True:
-            data = await reader.read(1 << 16)
-            if not data:
-                raise ConnectionError("redis closed the connection")
-            parser.feed(data)
-            while True:
-                reply = parser.gets()
-                if reply is False:
-                    break
-                if isinstance(reply, hiredis.ReplyError):
-                    self._error_reply(str(reply))
-                expected, stamps = in_flight[0]
-                expected -= 1
-                self._in_flight_count -= 1
-                if expected:
-                    in_flight[0] = (expected, stamps)
-                    continue
-                in_flight.popleft()
-                now = now_us()
-                for stamp in stamps:
-                    latency.observe((now - stamp) / 1e6)
-                if not self._room.is_set():
-                    self._room.set()
+            reply = parser.gets()
+            if reply is False:
+                break
+            if isinstance(reply, hiredis.ReplyError):
+                self._error_reply(str(reply))
+            expected, stamps = in_flight[0]
+            expected -= 1
+            self._in_flight_count -= 1
+            if expected:
+                in_flight[0] = (expected, stamps)
+                continue
+            in_flight.popleft()
+            now = now_us()
+            for stamp in stamps:
+                latency.observe((now - stamp) / 1e6)
+        if was_full and self.queue:
+            self.schedule()
 
     def _error_reply(self, text: str) -> None:
         if text.startswith(("MOVED ", "ASK ")) and self._on_redirect is not None:
@@ -303,7 +340,6 @@ class RedisLink:
             self.stats.dropped["redis_disconnected"] += lost
         self._in_flight.clear()
         self._in_flight_count = 0
-        self._room.set()
 
 
 def pack(command: tuple[bytes, ...]) -> bytes:

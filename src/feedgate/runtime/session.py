@@ -66,9 +66,6 @@ DATA_KIND: dict[type, str] = {
     Onchain: ChannelKind.ONCHAIN.value,
     PrivateUpdate: ChannelKind.PRIVATE.value,
 }
-FAIRNESS_BURST = 32
-"""Frames a read loop handles before it yields to the event loop."""
-
 Sink = Callable[[Event], None]
 
 
@@ -116,6 +113,9 @@ class Session:
         self.task: asyncio.Task[EndSession] | None = None
         self._send_queue: asyncio.Queue[str] = asyncio.Queue()
         self._closers: set[asyncio.Task[None]] = set()
+        self._ended = asyncio.Event()
+        self._reading = True
+        self._clock = asyncio.get_running_loop().time
 
     def start(self) -> asyncio.Task[EndSession]:
         # stamped here, not when the task first runs: the lifetime timer is set from it now
@@ -160,30 +160,32 @@ class Session:
         return end
 
     async def _read(self, transport: Transport) -> EndSession:
-        protocol = self.protocol
-        stats = self.stats
-        clock = asyncio.get_running_loop().time
-        burst = 0
-        while True:
-            if self.end is not None:
-                return self.end
-            burst += 1
-            if burst >= FAIRNESS_BURST:
-                # recv() does not suspend while frames are queued: yield now and then so other
-                # connections, the publisher and the reply reader get their turn
-                burst = 0
-                await asyncio.sleep(0)
-            try:
-                frame = await transport.recv()
-            except TransportClosed as exc:
-                if self.end is not None:
-                    return self.end
-                verdict: CloseVerdict = judge_close(self.runner.exchange, exc.code, exc.reason)
-                return EndSession(verdict.reason, fatal=verdict.fatal)
-            recv_ts = time.time_ns() // 1000
-            stats.frames += 1
-            self.last_frame_s = clock()
-            self.carry_out(protocol.on_frame(frame, recv_ts))
+        """Frames are pushed to ``_on_frame`` by the transport; this waits for the end: the
+        connection closed, or ``finish()`` (which also closes it, but need not wait for that)."""
+        ended = asyncio.ensure_future(self._ended.wait())
+        transport.start(self._on_frame)
+        closed = asyncio.ensure_future(transport.closed())
+        try:
+            await asyncio.wait((ended, closed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._reading = False
+            ended.cancel()
+            if not closed.done():
+                closed.cancel()
+        if self.end is not None:
+            return self.end
+        how = closed.result()  # re-raises what the frame handler raised
+        verdict: CloseVerdict = judge_close(self.runner.exchange, how.code, how.reason)
+        return EndSession(verdict.reason, fatal=verdict.fatal)
+
+    def _on_frame(self, frame: str | bytes) -> None:
+        """One received message, called by the transport as it is read (never awaits)."""
+        if not self._reading or self.end is not None:
+            return  # ended: what still arrives is not wanted
+        recv_ts = time.time_ns() // 1000
+        self.stats.frames += 1
+        self.last_frame_s = self._clock()
+        self.carry_out(self.protocol.on_frame(frame, recv_ts))
 
     def finish(self, end: EndSession) -> None:
         """End the session: the first reason wins; closing the socket wakes the read loop even
@@ -192,6 +194,7 @@ class Session:
             return
         first = self.end is None
         self.end = end
+        self._ended.set()
         if first and self.open:
             task = asyncio.get_running_loop().create_task(self.transport.close())
             self._closers.add(task)

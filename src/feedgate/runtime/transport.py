@@ -1,27 +1,43 @@
-"""The WebSocket transport behind a small interface, so a faster client can replace it.
+"""The WebSocket transport behind a small interface, with two implementations.
 
-``websockets`` is the reference implementation. Its keepalive (a ping every ``ping_interval`` s,
-close when no pong within ``ping_timeout`` s) detects dead TCP paths; venue pings are answered by
-the library as they arrive. A later transport (e.g. picows) only has to provide this interface.
+``picows`` (``transport_picows.py``) parses frames in C and hands each one to the session in the
+same callback that read it from the socket: no queue, no task switch per frame. ``websockets``
+(``transport_websockets.py``) is the pure-Python reference and the fallback where picows cannot
+be imported. ``TransportOptions.kind`` picks one (the ``transport`` setting; ``auto`` = picows
+when importable). Both give the same behaviour, and the runtime tests run against both:
+
+- text frames arrive as ``str``, binary frames as ``bytes``; fragmented messages whole;
+- server pings are answered; a keepalive ping every ``ping_interval_s`` closes a connection
+  whose pong does not come within ``ping_timeout_s`` (close code 1011);
+- a message larger than ``max_size`` closes the connection with 1009 (``message_too_big``);
+- the close code and reason are the close frame the venue sent, else the one we sent because
+  of an error we detected (1009, 1011, 1002, 1007), else None (the TCP connection just ended);
+- an HTTP error answer to the upgrade raises ``HandshakeRejected`` with its status;
+- extra upgrade headers are sent as given; ``wss://`` uses TLS (the default context);
+- receiving is bounded: frames are handed to ``on_frame`` as they are read (picows: in the read
+  callback, so the socket is read no faster than frames are handled; websockets: at most
+  ``max_queue`` frames buffered before reading pauses), never an unbounded backlog.
 """
 
 from __future__ import annotations
 
-import logging
+import importlib.util
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+TransportKind = Literal["auto", "picows", "websockets"]
+FrameHandler = Callable[[str | bytes], None]
+"""Called once per received data message, in order; it must not block (it runs in the read
+path). An exception it raises closes the connection and is re-raised by ``closed()``."""
 
-# websockets logs every upgrade header at DEBUG, API keys and JWTs included: its loggers are
-# pinned at INFO so no log level setting can make a secret appear (design §2.4)
-_WS_LOGGER = logging.getLogger("feedgate.transport.websockets")
-_WS_LOGGER.setLevel(logging.INFO)
+FAIRNESS_BURST = 32
+"""Frames the websockets transport hands over before it yields to the event loop."""
 
 
 class TransportClosed(Exception):
-    """The connection is gone; ``code``/``reason`` are the close frame's, when there was one."""
+    """The connection is gone; ``code``/``reason`` as described in the module docstring."""
 
     def __init__(self, code: int | None, reason: str) -> None:
         super().__init__(f"closed (code={code}, reason={reason!r})")
@@ -38,11 +54,19 @@ class HandshakeRejected(Exception):
 
 
 class Transport(Protocol):
-    async def recv(self) -> str | bytes: ...
+    def start(self, on_frame: FrameHandler) -> None:
+        """Hand every received message to ``on_frame`` from now on (messages that arrived
+        since the connection opened first, in order)."""
 
-    async def send(self, data: str) -> None: ...
+    async def closed(self) -> TransportClosed:
+        """Wait until the connection is closed and say how (returned, not raised); re-raises
+        an exception ``on_frame`` raised."""
 
-    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+    async def send(self, data: str) -> None:
+        """Send a text frame; raises ``TransportClosed`` once the connection is closing."""
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close (idempotent): close frame, then the TCP connection, bounded in time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,57 +75,38 @@ class TransportOptions:
     open_timeout_s: float = 10.0
     ping_interval_s: float | None = 20.0
     ping_timeout_s: float | None = 20.0
+    close_timeout_s: float = 2.0
     headers: tuple[tuple[str, str], ...] = ()
     max_queue: int = 4096
     """Frames buffered before the transport stops reading the socket: TCP flow control then
     slows the venue instead of memory growing without bound (a venue may then drop us, which
     is counted and reconnected, never an unbounded backlog)."""
+    kind: TransportKind = "auto"
+    recv_buffer_bytes: int | None = 256 * 1024
+    """The socket's receive buffer (``SO_RCVBUF``) for picows, whose read buffer otherwise
+    grows with what the kernel holds under a flood; None leaves the kernel's autotuning."""
+    ssl_context: ssl.SSLContext | None = None
+    """For ``wss://``: None is the default context (system CAs, hostname checked)."""
 
 
-class WebsocketsTransport:
-    __slots__ = ("_ws",)
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self._ws = ws
-
-    async def recv(self) -> str | bytes:
-        try:
-            return await self._ws.recv()
-        except ConnectionClosed as exc:
-            raise _closed(exc) from None
-
-    async def send(self, data: str) -> None:
-        try:
-            await self._ws.send(data)
-        except ConnectionClosed as exc:
-            raise _closed(exc) from None
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self._ws.close(code, reason)
+def picows_available() -> bool:
+    return importlib.util.find_spec("picows") is not None
 
 
-def _closed(exc: ConnectionClosed) -> TransportClosed:
-    frame = exc.rcvd
-    return TransportClosed(frame.code if frame else None, frame.reason if frame else "")
+def resolve_kind(kind: TransportKind) -> Literal["picows", "websockets"]:
+    """``auto`` → picows when it can be imported, else websockets."""
+    if kind == "auto":
+        return "picows" if picows_available() else "websockets"
+    return kind
 
 
 async def open_websocket(url: str, options: TransportOptions) -> Transport:
-    try:
-        ws = await _connect(url, options)
-    except InvalidStatus as exc:
-        raise HandshakeRejected(exc.response.status_code) from None
-    return WebsocketsTransport(ws)
+    """Open ``url`` with the transport ``options.kind`` names. Raises ``HandshakeRejected``
+    for an HTTP error answer, anything else (OSError, TimeoutError, …) for other failures."""
+    if resolve_kind(options.kind) == "picows":
+        from feedgate.runtime.transport_picows import open_picows
 
+        return await open_picows(url, options)
+    from feedgate.runtime.transport_websockets import open_websockets
 
-async def _connect(url: str, options: TransportOptions) -> ClientConnection:
-    return await connect(
-        url,
-        max_size=options.max_size,
-        open_timeout=options.open_timeout_s,
-        ping_interval=options.ping_interval_s,
-        ping_timeout=options.ping_timeout_s,
-        additional_headers=list(options.headers) or None,
-        compression=None,
-        max_queue=options.max_queue,
-        logger=_WS_LOGGER,
-    )
+    return await open_websockets(url, options)

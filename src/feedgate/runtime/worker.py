@@ -157,7 +157,9 @@ class Worker:
                 _connect_limiter(
                     max(limits.connects_per_window // share, 1), limits.connect_window_s
                 ),
-                self.opener_factory(TransportOptions(max_size=spec.max_frame_bytes)),
+                self.opener_factory(
+                    TransportOptions(max_size=spec.max_frame_bytes, kind=self.settings.transport)
+                ),
             )
             self._venues[exchange] = runtime
         return runtime
