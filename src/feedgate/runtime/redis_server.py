@@ -119,6 +119,11 @@ class EmbeddedRedis:
             self._dir = None
 
     @property
+    def pid(self) -> int | None:
+        """The server process (benchmarks read its CPU time)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
