@@ -14,8 +14,19 @@ from feedgate.events import Level
 
 
 def is_zero(size: str) -> bool:
-    """True for every spelling of zero a venue uses ("0", "0.00000000")."""
+    """True for every spelling of zero a venue uses ("0", "0.00000000", "0E-8").
+
+    Without parsing the common cases: nothing left after stripping zeros and dots is zero; a
+    nonzero digit first, and no exponent, is not. Anything else is parsed."""
+    rest = size.strip("0.")
+    if not rest:
+        return True
+    if rest[0] in _NONZERO and "e" not in rest and "E" not in rest:
+        return False
     return float(size) == 0.0
+
+
+_NONZERO = frozenset("123456789")
 
 
 class BookSide:
@@ -24,24 +35,45 @@ class BookSide:
     Keys are floats of the venue's decimal text (exact enough to order any price with at most 15
     significant digits); bids store negated keys so that ascending order is always best first.
     The original strings are kept for output, so nothing is ever re-rendered.
+
+    Parsing a price costs more than a dict lookup, and the same few hundred prices come back in
+    update after update: ``_key_of`` remembers them (bounded: forgotten past ``KEY_CACHE``).
     """
 
-    __slots__ = ("_keys", "_levels", "_sign")
+    __slots__ = ("_key_of", "_keys", "_levels", "_sign")
+
+    KEY_CACHE = 8192
 
     def __init__(self, descending: bool) -> None:
         self._sign = -1.0 if descending else 1.0
         self._levels: dict[float, Level] = {}
         self._keys: list[float] = []
+        self._key_of: dict[str, float] = {}
 
     def set(self, price: str, size: str) -> None:
-        key = self._sign * float(price)
-        if float(size) == 0.0:
-            if self._levels.pop(key, None) is not None:
-                del self._keys[bisect_left(self._keys, key)]
-            return
-        if key not in self._levels:
-            insort(self._keys, key)
-        self._levels[key] = (price, size)
+        self.set_many(((price, size),))
+
+    def set_many(self, levels: tuple[Level, ...]) -> None:
+        """Apply absolute sizes in order (size zero deletes). One loop for a whole update,
+        with the side's state in locals: this runs for every level of every depth frame."""
+        sign, book, keys, key_of = self._sign, self._levels, self._keys, self._key_of
+        for level in levels:
+            price, size = level
+            key = key_of.get(price)
+            if key is None:
+                if len(key_of) >= self.KEY_CACHE:
+                    key_of.clear()
+                key = key_of[price] = sign * float(price)
+            rest = size.strip("0.")  # is_zero(size), inline (it runs for every level)
+            if not rest or (
+                (rest[0] not in _NONZERO or "e" in rest or "E" in rest) and float(size) == 0.0
+            ):
+                if book.pop(key, None) is not None:
+                    del keys[bisect_left(keys, key)]
+                continue
+            if key not in book:
+                insort(keys, key)
+            book[key] = level
 
     def clear(self) -> None:
         self._levels.clear()
@@ -78,10 +110,8 @@ class L2Book:
         self.apply(bids, asks)
 
     def apply(self, bids: tuple[Level, ...], asks: tuple[Level, ...]) -> None:
-        for price, size in bids:
-            self.bids.set(price, size)
-        for price, size in asks:
-            self.asks.set(price, size)
+        self.bids.set_many(bids)
+        self.asks.set_many(asks)
 
     def clear(self) -> None:
         self.bids.clear()

@@ -79,9 +79,15 @@ class Effect(StrEnum):
 S, I, E = SyncState, SyncInput, Effect  # noqa: E741 - short names keep the tables readable
 Table = dict[tuple[SyncState, SyncInput], tuple[SyncState, tuple[Effect, ...]]]
 
+_APPLY_ROW: Final = (S.SYNCED, I.DELTA_IN_ORDER)
+_APPLY_IN_SYNC: Final = (S.SYNCED, (E.APPLY,))
+"""Every table's row for an in-order update while synced (``BookSync.on_update`` checks by
+identity that the table holds this very row before it applies the update inline)."""
+_SYNCED, _IN_ORDER = SyncState.SYNCED, Order.IN_ORDER
+
 _COMMON: Final[Table] = {
     (S.IDLE, I.SUBSCRIBE): (S.WAIT_DELTA, ()),
-    (S.SYNCED, I.DELTA_IN_ORDER): (S.SYNCED, (E.APPLY,)),
+    _APPLY_ROW: _APPLY_IN_SYNC,
     (S.SYNCED, I.DELTA_STALE): (S.SYNCED, ()),
     (S.IDLE, I.DISCONNECT): (S.IDLE, ()),
     (S.WAIT_DELTA, I.DISCONNECT): (S.IDLE, (E.CLEAR,)),
@@ -160,10 +166,21 @@ class BookSync:
         return self._step(SyncInput.DISCONNECT, None, None, "reconnect")
 
     def on_update(self, update: BookUpdate) -> Outcome:
-        if self.state is not SyncState.SYNCED:
+        if self.state is not _SYNCED:
             return self._step(SyncInput.DELTA, update, None, "")
         order = self.rule.order(update, self.local_id)
-        if order is Order.IN_ORDER:
+        if order is _IN_ORDER:
+            if self.table.get(_APPLY_ROW) is _APPLY_IN_SYNC:
+                # the common case, as every table writes it: the effect APPLY, inline
+                book = self.book
+                book.bids.set_many(update.bids)
+                book.asks.set_many(update.asks)
+                if self.depth is not None:
+                    truncate(book, self.depth)
+                self.local_id = update.last_id
+                self.last_ts = update.ts
+                self.dirty = True
+                return Outcome(None, False, False, False, update)
             return self._step(SyncInput.DELTA_IN_ORDER, update, None, "")
         if order is Order.STALE:
             return self._step(SyncInput.DELTA_STALE, update, None, "")

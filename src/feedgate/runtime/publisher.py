@@ -22,7 +22,7 @@ import hiredis
 from feedgate.channels import ChannelKind, book_channel
 from feedgate.events import Bbo, BookSnapshot, Event, Status, StatusEvent
 from feedgate.messages import ROUTED_BY_CONTENT, encode_body, header, route
-from feedgate.metrics import PublisherStats
+from feedgate.metrics import FastHistogram, PublisherStats
 from feedgate.protocol.backoff import Backoff
 from feedgate.runtime.cluster_map import SlotMap, key_slot, read_reply
 from feedgate.runtime.redis_link import (
@@ -34,6 +34,7 @@ from feedgate.runtime.redis_link import (
     RedisLink,
     open_redis,
     pack,
+    publish_prefix,
 )
 from feedgate.runtime.redis_target import RedisTarget, parse_redis_url
 
@@ -42,6 +43,9 @@ __all__ = ["Publisher", "RedisTarget"]
 log = logging.getLogger(__name__)
 
 SLOT_MAP_REFRESH_MIN_S = 0.5  # a burst of MOVED replies re-reads the slot map once
+Cached = tuple[Channel, bytes, int]
+"""Per (event type, exchange, symbol, venue symbol): its channel, the message header, and what
+its messages ask for (``PUBLISH``, ``SET_KEY``)."""
 
 
 class Publisher:
@@ -65,11 +69,12 @@ class Publisher:
         self.max_queue = max_queue
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
+        self._full_at = min(max_batch, max_queue + 1)  # one test on the hot path for both
         self._ssl = ssl_context
         self.stream_kinds = stream_kinds
         self.stream_maxlen = stream_maxlen
         # (event type, exchange, symbol, venue symbol) → (channel, cached message header)
-        self._channels: dict[tuple[type, str, str | None, str | None], tuple[Channel, bytes]] = {}
+        self._channels: dict[tuple[type, str, str | None, str | None], Cached] = {}
         self._by_name: dict[bytes, Channel] = {}
         self._links: dict[tuple[str, int], RedisLink] = {}
         self._link_tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
@@ -99,45 +104,51 @@ class Publisher:
 
     def submit(self, event: Event) -> None:
         """Queue one event for publishing. Never blocks, never raises for a full queue."""
-        key = (type(event), event.exchange, event.symbol, event.venue_symbol)
-        if key[0] in ROUTED_BY_CONTENT:
-            key = (key[0], route(event).channel, None, None)
+        etype = type(event)
+        key: tuple[type, str, str | None, str | None]
+        if etype in ROUTED_BY_CONTENT:
+            key = (etype, route(event).channel, None, None)
+        else:
+            key = (etype, event.exchange, event.symbol, event.venue_symbol)
         cached = self._channels.get(key)
         if cached is None:
             cached = self._new_channel(event, key)
-        channel, head = cached
-        if type(event) is BookSnapshot:
-            what = SET_KEY if event.checkpoint else PUBLISH | SET_KEY
-        else:
-            what = PUBLISH | SET_KEY if type(event) is Bbo else PUBLISH
-        if what & PUBLISH:
+        channel, head, what = cached
+        if etype is BookSnapshot and event.checkpoint:  # type: ignore[union-attr]
+            what = SET_KEY  # the key only: it carries the seq of the last delta published
+        elif what & PUBLISH:
             channel.seq += 1
-            ts = event.ts
-            if ts is not None and channel.lag is not None:
-                channel.lag.observe((event.recv_ts - ts) / 1e6)
-        payload = head + encode_body(event, channel.seq)
+            ts, lags = event.ts, channel.lags
+            if ts is not None and lags is not None:
+                lags.append(event.recv_ts - ts)  # counted per batch (FastHistogram.settle)
+                if len(lags) >= FastHistogram.SETTLE_AT:
+                    assert channel.lag is not None
+                    channel.lag.settle()
         link = channel.link
         queue = link.queue
-        queue.append((channel, payload, event.recv_ts, what))
-        if type(event) is Status and event.event is StatusEvent.BOOK_RESET and event.symbol:
+        queue.append((channel, head + encode_body(event, channel.seq), event.recv_ts, what))
+        if etype is Status and event.event is StatusEvent.BOOK_RESET and event.symbol:  # type: ignore[union-attr]
             # the book is invalid: late joiners must not read its old image from the key
             book = self._named(book_channel(event.exchange, event.symbol), event.exchange)
             book.link.queue.append((book, b"", event.recv_ts, DEL_KEY))
             book.link.schedule()
-        if len(queue) > self.max_queue:
-            queue.popleft()
-            self.stats.dropped["queue_full"] += 1
-        if len(queue) >= self.max_batch:
-            link.flush_inline()
-        link.schedule()
+        if len(queue) >= self._full_at:
+            if len(queue) > self.max_queue:
+                queue.popleft()
+                self.stats.dropped["queue_full"] += 1
+            if len(queue) >= self.max_batch:
+                link.flush_inline()
+        if link.flush is None:
+            link.schedule()
 
-    def _new_channel(
-        self, event: Event, key: tuple[type, str, str | None, str | None]
-    ) -> tuple[Channel, bytes]:
+    def _new_channel(self, event: Event, key: tuple[type, str, str | None, str | None]) -> Cached:
         r = route(event)
         # book snapshots and deltas share one channel (and one seq): alias both cache keys
         channel = self._named(r.channel, event.exchange, r.kind)
-        cached = (channel, header(event))
+        # what every message of this key asks for (a book checkpoint, SET only, is told apart
+        # per message): PUBLISH, plus SET for the channels whose key holds the latest message
+        what = PUBLISH | SET_KEY if type(event) in (BookSnapshot, Bbo) else PUBLISH
+        cached = (channel, header(event), what)
         self._channels[key] = cached
         return cached
 
@@ -153,7 +164,9 @@ class Publisher:
             slot = key_slot(encoded) if self.cluster else 0
             counter_key = (exchange, kind.value)
             channel = Channel(encoded, key, 0, counter_key, lag, slot, self._link_for(slot))
+            channel.lags = lag.pending if lag is not None else None
             channel.stream = kind in self.stream_kinds
+            channel.prefix = publish_prefix(self._default.publish_command, encoded)
             self._by_name[encoded] = channel
         return channel
 

@@ -50,7 +50,7 @@ from feedgate.protocol.base import (
 )
 from feedgate.protocol.ratelimit import RateLimits, SlidingWindow
 from feedgate.runtime.closing import CloseVerdict, judge_close
-from feedgate.runtime.transport import Transport, TransportClosed
+from feedgate.runtime.transport import FrameHandler, Transport, TransportClosed
 
 if TYPE_CHECKING:
     from feedgate.runtime.connection import ConnectionRunner
@@ -115,7 +115,6 @@ class Session:
         self._closers: set[asyncio.Task[None]] = set()
         self._ended = asyncio.Event()
         self._reading = True
-        self._clock = asyncio.get_running_loop().time
 
     def start(self) -> asyncio.Task[EndSession]:
         # stamped here, not when the task first runs: the lifetime timer is set from it now
@@ -160,10 +159,10 @@ class Session:
         return end
 
     async def _read(self, transport: Transport) -> EndSession:
-        """Frames are pushed to ``_on_frame`` by the transport; this waits for the end: the
+        """Frames are pushed to ``frame_handler()`` by the transport; this waits for the end: the
         connection closed, or ``finish()`` (which also closes it, but need not wait for that)."""
         ended = asyncio.ensure_future(self._ended.wait())
-        transport.start(self._on_frame)
+        transport.start(self.frame_handler())
         closed = asyncio.ensure_future(transport.closed())
         try:
             await asyncio.wait((ended, closed), return_when=asyncio.FIRST_COMPLETED)
@@ -178,14 +177,36 @@ class Session:
         verdict: CloseVerdict = judge_close(self.runner.exchange, how.code, how.reason)
         return EndSession(verdict.reason, fatal=verdict.fatal)
 
-    def _on_frame(self, frame: str | bytes) -> None:
-        """One received message, called by the transport as it is read (never awaits)."""
-        if not self._reading or self.end is not None:
-            return  # ended: what still arrives is not wanted
-        recv_ts = time.time_ns() // 1000
-        self.stats.frames += 1
-        self.last_frame_s = self._clock()
-        self.carry_out(self.protocol.on_frame(frame, recv_ts))
+    def frame_handler(self) -> FrameHandler:
+        """The function the transport calls per received message, as it is read (it never
+        awaits). A closure: what it needs per frame sits in local cells instead of being looked
+        up on ``self`` each time (the sink is looked up: a rotation swaps it)."""
+        on_frame = self.protocol.on_frame
+        stats = self.stats
+        last_data = self.last_data_s
+        data_kind = DATA_KIND.get
+        clock = asyncio.get_running_loop().time
+        time_ns = time.time_ns
+
+        def on_message(frame: str | bytes) -> None:
+            if not self._reading:
+                return  # ended: what still arrives is not wanted
+            recv_ts = time_ns() // 1000
+            stats.frames += 1
+            now = self.last_frame_s = clock()
+            actions = on_frame(frame, recv_ts)
+            if len(actions) == 1 and type(action := actions[0]) is Emit:
+                # most frames are one data event: carry_out's first case, without the loop
+                event = action.event
+                kind = data_kind(type(event))
+                if kind is not None:
+                    self.sink(event)
+                    last_data[kind] = now
+                    stats.last_message_s = event.recv_ts / 1e6
+                    return
+            self.carry_out(actions)
+
+        return on_message
 
     def finish(self, end: EndSession) -> None:
         """End the session: the first reason wins; closing the socket wakes the read loop even
@@ -194,6 +215,7 @@ class Session:
             return
         first = self.end is None
         self.end = end
+        self._reading = False  # what still arrives is not handed to the protocol
         self._ended.set()
         if first and self.open:
             task = asyncio.get_running_loop().create_task(self.transport.close())
