@@ -46,11 +46,16 @@ T0 = 1_800_000_000_000_000
 class Loopback:
     """A venue protocol talking to its simulator without sockets."""
 
-    def __init__(self, venue: str, symbols: list[str], publisher: Publisher | None) -> None:
+    def __init__(
+        self, venue: str, symbols: list[str], publisher: Publisher | None, levels: int | None = None
+    ) -> None:
         spec = get_venue(venue)
         self.sim: Any = importlib.import_module(f"feedgate.venues.{venue}.sim").make_simulator(
             symbols, seed=1
         )
+        if levels is not None:  # Binance's simulator: 1 to 2k random changes per update, some
+            for market in getattr(self.sim, "markets", {}).values():  # landing on one level
+                market.changes_per_update = round(levels * 1.2)
         options = spec.options_type.model_validate({"ws_url": "ws://sim", "rest_url": "http://sim"})
         conn = ConnectionSpec(
             f"{venue}-00",
@@ -96,13 +101,15 @@ class Loopback:
         return out
 
 
-async def run_venue(venue: str, symbols: int, frames: int, redis_url: str) -> dict[str, Any]:
+async def run_venue(
+    venue: str, symbols: int, frames: int, redis_url: str, levels: int | None = None
+) -> dict[str, Any]:
     names = [f"S{i:02d}-USDT" for i in range(symbols)]
     stats = PublisherStats()
     publisher = Publisher(redis_url, stats)
     task = asyncio.create_task(publisher.run())
     await publisher.wait_connected(5)
-    loop = Loopback(venue, names, publisher)
+    loop = Loopback(venue, names, publisher, levels)
     for frame in loop.frames(5, T0):  # sync every book (REST venues need a first delta)
         loop.carry_out(loop.proto.on_frame(frame, T0), T0)
     ticks = max(frames // symbols, 1)
@@ -135,6 +142,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=50_000)
     parser.add_argument("--symbols", type=int, default=10)
     parser.add_argument("--venues", nargs="*", default=list(available_venues()))
+    parser.add_argument(
+        "--levels", type=int, default=20,
+        help="Binance: about this many levels changed per depth frame (its own row)",
+    )  # fmt: skip
     args = parser.parse_args()
     try:
         import uvloop
@@ -145,15 +156,21 @@ def main() -> None:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")),
                  "unknown cpu")  # fmt: skip
-    print(f"machine: {os.cpu_count()} cores, {model}, Python {platform.python_version()}")
-    print("| venue | frames | levels/frame | frames/s | messages published | resyncs |")
-    print("|---|---|---|---|---|---|")
+    print(f"machine: {os.cpu_count()} cores, {model}, Python {platform.python_version()};"
+          f" load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+    print("| venue | frames | levels/frame | frames/s | frames per CPU second | messages published"
+          " | resyncs |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     with EmbeddedRedis() as redis:
-        for venue in args.venues:
-            r = asyncio.run(run_venue(venue, args.symbols, args.frames, redis.url))
-            print(f"| {venue} | {r['frames']} | {r['levels_per_frame']:.1f} |"
-                  f" {r['frames_per_s']:,.0f} | {r['published']} | {r['resyncs']} |",
-                  flush=True)  # fmt: skip
+        runs = [(venue, None) for venue in args.venues]
+        if "binance" in args.venues and args.levels:
+            runs.append(("binance", args.levels))
+        for venue, levels in runs:
+            r = asyncio.run(run_venue(venue, args.symbols, args.frames, redis.url, levels))
+            name = venue if levels is None else f"{venue} (~{levels} levels changed)"
+            print(f"| {name} | {r['frames']} | {r['levels_per_frame']:.1f} |"
+                  f" {r['frames_per_s']:,.0f} | {r['frames'] / r['cpu']:,.0f} | {r['published']}"
+                  f" | {r['resyncs']} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

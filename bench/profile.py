@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="msgs/s offered; 0 saturates")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--native", action="store_true", help="C frames too (py-spy --native)")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
     print(f"machine: {machine()}; {load()}")
@@ -74,9 +75,10 @@ def main() -> None:
             time.sleep(3.0)
             worker = tree(gw.pid)[-1]
             raw = Path(tmp) / "profile.raw"
+            mode = ["--native"] if args.native else ["--nonblocking"]
             subprocess.run(
                 [spy, "record", "-p", str(worker), "-d", str(int(args.seconds)), "-f", "raw",
-                 "-o", str(raw), "--nonblocking", "-r", "200"],
+                 "-o", str(raw), "-r", "200", *mode],
                 check=True, capture_output=True,
             )  # fmt: skip
             summarize(raw, args.top)
