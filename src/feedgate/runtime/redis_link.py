@@ -204,8 +204,13 @@ class RedisLink:
         )
 
     def _write_batch(self) -> None:
-        assert self._transport is not None
-        self._transport.writelines(self._pack_batch())
+        transport = self._transport
+        assert transport is not None
+        # write() per piece, not writelines(): uvloop's writelines queues the data for the next
+        # poll (a watch on the socket, two epoll_ctl calls and a loop iteration later) where
+        # write() sends at once
+        for piece in self._pack_batch():
+            transport.write(piece)
 
     def stop(self) -> None:
         self._closing = True
@@ -320,6 +325,8 @@ class RedisLink:
         # joined in pieces of about 60 kB, written with one writelines: a join of the whole
         # batch (megabytes at saturation) is a fresh mmap per batch, and its page faults cost
         # more than the copy
+        if len(parts) <= _JOIN:
+            return [b"".join(parts)]
         return [b"".join(parts[i : i + _JOIN]) for i in range(0, len(parts), _JOIN)]
 
     def replies(self, data: bytes) -> None:

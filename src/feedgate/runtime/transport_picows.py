@@ -101,7 +101,10 @@ class _Listener(WSListener):
                 return
             message = joined
         if self.budget <= 0 or self.handler is None:
-            self.hold(transport, message)
+            if self.paused:  # the rest of a read past the budget: its turn is scheduled
+                self.held.append(message)
+            else:
+                self.hold(transport, message)
             return
         self.budget -= 1
         try:
