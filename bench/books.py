@@ -141,7 +141,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=50_000)
     parser.add_argument("--symbols", type=int, default=10)
-    parser.add_argument("--venues", nargs="*", default=list(available_venues()))
+    book_venues = [v for v in available_venues() if "book" in get_venue(v).channels]
+    parser.add_argument("--venues", nargs="*", default=book_venues)
     parser.add_argument(
         "--levels", type=int, default=20,
         help="Binance: about this many levels changed per depth frame (its own row)",

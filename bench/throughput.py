@@ -37,8 +37,10 @@ from feedgate.runtime.redis_server import EmbeddedRedis, free_port  # noqa: E402
 
 PY = sys.executable
 FEEDGATE = [PY, "-m", "feedgate.cli"]
-GATEWAYS = ("naive", "websockets", "picows")
-"""``naive``: bench/naive.py; the others: ``feedgate run --workers 1`` with that transport."""
+GATEWAYS = ("naive", "before", "websockets", "picows")
+"""``naive``: bench/naive.py; ``before``: feedgate from another source tree (``--before-src``,
+e.g. an older commit's ``src``); the others: ``feedgate run --workers 1`` with that transport."""
+BEFORE_SRC: str | None = None
 
 
 @dataclass
@@ -103,6 +105,10 @@ def gateway_command(
         ws = f"ws://127.0.0.1:{sim_port}"
         return [PY, str(ROOT / "naive.py"), "--ws", ws, "--redis", redis.url,
                 "--symbols", str(connections)], env  # fmt: skip
+    if gateway == "before":
+        assert BEFORE_SRC is not None, "--before-src names the source tree to compare with"
+        env["PYTHONPATH"] = BEFORE_SRC
+        gateway = "websockets"  # what an older tree without the setting used anyway
     env["FEEDGATE_TRANSPORT"] = gateway
     config = feedgate_config(tmp, sim_port, redis.url, connections)
     return [*FEEDGATE, "run", "--config", str(config), "--workers", str(workers)], env
@@ -230,12 +236,17 @@ def report(results: list[Result], gateways: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring window per run")
-    parser.add_argument("--gateways", nargs="+", choices=GATEWAYS, default=list(GATEWAYS))
+    parser.add_argument(
+        "--gateways", nargs="+", choices=GATEWAYS, default=["naive", "websockets", "picows"]
+    )
+    parser.add_argument("--before-src", help="the src folder of feedgate to run as 'before'")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--rates", type=float, nargs="*", default=[5000, 20000])
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the median is kept")
     parser.add_argument("--no-saturation", action="store_true")
     args = parser.parse_args()
+    global BEFORE_SRC
+    BEFORE_SRC = args.before_src
     gateways: list[str] = args.gateways
     print(f"machine: {machine()}")
     print(f"before: {load()}")
