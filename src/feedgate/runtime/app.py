@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 
 from feedgate.runtime.redis_server import EmbeddedRedis
@@ -11,8 +10,6 @@ from feedgate.runtime.worker import Worker
 from feedgate.settings import Settings
 
 log = logging.getLogger(__name__)
-
-GC_YOUNG_THRESHOLD = 20_000
 
 
 async def run_gateway(
@@ -34,14 +31,7 @@ async def run_gateway(
         settings, redis_url=url, worker_index=worker_index, worker_count=worker_count,
         shard_index=shard_index, shard_count=shard_count,
     )  # fmt: skip
-    # a young generation large enough that the objects made per message, which die within an
-    # event loop turn or two (frames, events, queue entries), are rarely scanned by the
-    # collector; at the default (700) it ran every few hundred messages (3-4% of a saturated
-    # worker); after start-up the long-lived objects are frozen out of its way
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
     try:
-        await worker.start()
-        gc.freeze()
         await worker.run()
     finally:
         with contextlib.suppress(Exception):
