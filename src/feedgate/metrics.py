@@ -7,7 +7,6 @@ Prometheus scrapes and builds the metric families then.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,8 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
+
+from feedgate.histogram import FastHistogram as FastHistogram  # re-exported: its home was here
 
 LATENCY_BUCKETS = (
     0.0001,
@@ -37,119 +38,6 @@ LATENCY_BUCKETS = (
     2.5,
 )
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-_FEW = 16  # below this many values, one bisect each is cheaper than a bisect per bucket
-
-
-class FastHistogram:
-    """A histogram as a list of ints: ``observe`` is one bisect and two additions.
-
-    The hot paths observe in integer microseconds and in bulk: the publisher appends each
-    message's lag to ``pending`` (an append, not a bisect per message), which is ``settle``d
-    per batch and before export; the publish latency of an acknowledged batch goes in at once
-    (``observe_since``). Sorted values need one bisect per bucket, not one per value.
-    """
-
-    __slots__ = ("bounds", "bounds_us", "count", "counts", "pending", "sum_s", "sum_us")
-
-    SETTLE_AT = 4096
-    """Pending values a producer lets pile up before it settles them itself (a Redis outage
-    stops the batches that settle them otherwise)."""
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.bounds_us = [round(b * 1e6) for b in bounds]
-        self.counts = [0] * (len(bounds) + 1)
-        self.sum_s = 0.0
-        self.sum_us = 0
-        self.count = 0
-        self.pending: list[int] = []  # µs values not counted yet (settle)
-
-    @property
-    def sum(self) -> float:
-        self.settle()
-        return self.sum_s + self.sum_us / 1e6
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.sum_s += value
-        self.count += 1
-
-    def settle(self) -> None:
-        """Count the pending values (µs). The list object stays the same (producers hold it)."""
-        pending = self.pending
-        if len(pending) > _FEW:
-            pending.sort()
-            self._sorted_us(pending, sum(pending))
-        else:
-            for value in pending:
-                self.observe_us(value)
-        pending.clear()
-
-    def observe_us(self, value: int) -> None:
-        self.counts[bisect_left(self.bounds_us, value)] += 1
-        self.sum_us += value
-        self.count += 1
-
-    def observe_since(self, now_us: int, stamps: list[int]) -> None:
-        """Observe ``now_us - s`` for every stamp ``s`` (µs), for a whole batch. Sorts
-        ``stamps`` (nearly free: they come nearly in order)."""
-        n = len(stamps)
-        if n <= _FEW:
-            for stamp in stamps:
-                self.observe_us(now_us - stamp)
-            return
-        stamps.sort()
-        # ascending stamps are descending latencies: bucket shares from the other end
-        counts = self.counts
-        below = 0  # stamps with a latency at or under the previous bound
-        for i, bound in enumerate(self.bounds_us):
-            within = n - bisect_left(stamps, now_us - bound)
-            counts[i] += within - below
-            below = within
-        counts[-1] += n - below
-        self.sum_us += n * now_us - sum(stamps)
-        self.count += n
-
-    def _sorted_us(self, values: list[int], total: int) -> None:
-        counts = self.counts
-        below = 0  # values at or under the previous bound
-        for i, bound in enumerate(self.bounds_us):
-            within = bisect_right(values, bound)
-            counts[i] += within - below
-            below = within
-        counts[-1] += len(values) - below
-        self.sum_us += total
-        self.count += len(values)
-
-    def buckets(self) -> list[tuple[str, float]]:
-        self.settle()
-        cumulative, out = 0, []
-        for bound, n in zip(self.bounds, self.counts, strict=False):
-            cumulative += n
-            out.append((repr(bound), float(cumulative)))
-        out.append(("+Inf", float(self.count)))
-        return out
-
-    def quantile(self, q: float, since: list[int] | None = None) -> float | None:
-        """Upper bucket bound holding the q-quantile; with ``since`` (an earlier ``counts``
-        copy) only of what was observed after it. None when there is nothing to judge."""
-        self.settle()
-        counts = (
-            self.counts
-            if since is None
-            else [a - b for a, b in zip(self.counts, since, strict=True)]
-        )
-        total = sum(counts)
-        if not total:
-            return None
-        target, seen = q * total, 0
-        for bound, n in zip(self.bounds, counts, strict=False):
-            seen += n
-            if seen >= target:
-                return bound
-        return float("inf")
 
 
 VENUE_HISTOGRAMS: dict[str, tuple[str, tuple[str, ...], tuple[float, ...]]] = {

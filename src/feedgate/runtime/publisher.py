@@ -21,8 +21,9 @@ import hiredis
 
 from feedgate.channels import ChannelKind, book_channel
 from feedgate.events import Bbo, BookSnapshot, Event, Status, StatusEvent
+from feedgate.histogram import FastHistogram
 from feedgate.messages import ROUTED_BY_CONTENT, encode_body, header, route
-from feedgate.metrics import FastHistogram, PublisherStats
+from feedgate.metrics import PublisherStats
 from feedgate.protocol.backoff import Backoff
 from feedgate.runtime.cluster_map import SlotMap, key_slot, read_reply
 from feedgate.runtime.redis_link import (

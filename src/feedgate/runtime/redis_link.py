@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import hiredis
 
 from feedgate.clock import now_us
-from feedgate.metrics import FastHistogram, PublisherStats
+from feedgate.histogram import FastHistogram
+from feedgate.metrics import PublisherStats
 from feedgate.protocol.backoff import Backoff
 from feedgate.runtime.cluster_map import read_reply
 from feedgate.runtime.redis_target import RedisTarget
