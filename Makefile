@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
+# `make test` runs these again under the fallback WebSocket transport (the suite's default is
+# picows when installed): everything that opens venue sockets
 TRANSPORT_TESTS := tests/runtime tests/venues/test_conformance.py tests/venues/test_handover.py \
 	$(wildcard tests/venues/*/test_e2e.py tests/venues/*/test_stack.py tests/venues/*/test_end_to_end.py)
 
@@ -29,7 +31,6 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m ruff format --check --quiet src tests bench
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
-	# the fallback transport too: everything that opens venue sockets, under websockets
 	FEEDGATE_TRANSPORT=websockets $(BIN)/python -m pytest -q $(TRANSPORT_TESTS)
 
 lint: $(VENV)/.installed-test
