@@ -1,6 +1,6 @@
 """A WebSocket server on a raw socket, for what no library server sends: it completes the upgrade
-(RFC 6455 §4.2.2), writes the given bytes, and then reads and discards (or, with ``read=False``,
-goes silent: no pong, no close answer)."""
+(RFC 6455 §4.2.2), writes the given bytes, and then reads and discards until the client's close
+frame, when it hangs up (or, with ``read=False``, goes silent: no pong, no close answer)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,10 @@ async def raw_server(after_upgrade: bytes, read: bool = True) -> AsyncIterator[s
         )
         if not read:
             await asyncio.Event().wait()
-        while await reader.read(1 << 16):
-            pass
+        while data := await reader.read(1 << 16):
+            if data[0] == 0x88:  # the client's close frame (it arrives on its own): hang up
+                writer.close()
+                return
 
     srv = await asyncio.start_server(handle, "127.0.0.1", 0)
     try:

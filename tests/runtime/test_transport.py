@@ -241,6 +241,17 @@ async def test_invalid_utf8_text_closes_with_1007(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+async def test_a_message_inside_a_fragmented_one_closes_with_1002(kind: str) -> None:
+    # "frag" (text, not final), then a whole text frame before the continuation: RFC 6455 §5.4
+    frames = bytes([0x01, 4]) + b"frag" + text_frame(b"oops") + bytes([0x80, 2]) + b"ed"
+    async with raw_server(after_upgrade=text_frame(b"ok") + frames) as url:
+        transport, got = await opened(url, kind)
+        how = await asyncio.wait_for(transport.closed(), 5)
+        assert how.code == 1002
+        assert got == ["ok"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 async def test_a_failing_handler_closes_and_is_reraised(kind: str) -> None:
     async def handler(ws: ServerConnection) -> None:
         await ws.send("boom")

@@ -84,13 +84,14 @@ class _Listener(WSListener):
             return
         if transport.is_close_frame_sent:
             return  # closing (we asked, or picows or we found the peer at fault): no more data
-        if kind is TEXT and frame.fin:  # the common case first: one unfragmented text frame
+        unfragmented = frame.fin and self.fragmented_type is None
+        if kind is TEXT and unfragmented:  # the common case first: one text frame
             try:
                 message: str | bytes = frame.get_payload_as_utf8_text()
             except UnicodeDecodeError:
                 self.fail(transport, 1007, "invalid UTF-8 in a text frame")
                 return
-        elif kind is BINARY and frame.fin:
+        elif kind is BINARY and unfragmented:
             message = frame.get_payload_as_bytes()
         elif kind is PONG:
             self.pong_seen = True
