@@ -251,8 +251,9 @@ class Worker:
             log.error("%s stopped: %s", runner.connection_id, exc)
 
     async def run(self) -> None:
-        """Start and serve until ``stop()``."""
-        await self.start()
+        """Start (unless started already) and serve until ``stop()``."""
+        if not self._tasks:
+            await self.start()
         await self._stopped.wait()
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
