@@ -42,6 +42,9 @@ async def test_replay_then_live_without_gap_or_duplicate(
                 got.append(delivery)
                 if len(got) >= away + 300:
                     break  # well past the stream's end as it was read: live for a while
+        await wait_for(
+            lambda: len(stack.subscriber.messages[CHANNEL]) >= len(got), 5, "live subscriber"
+        )
         published = [m["seq"] for m in stack.subscriber.messages[CHANNEL]]
     seqs = [d.message.seq for d in got]
     assert seqs == list(range(1, len(seqs) + 1)), "a gap or a duplicate between replay and live"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from decimal import Decimal
 from enum import Enum
 from types import TracebackType
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 STATUS_CHANNEL = "feedgate:status"
 RELOAD_POLL_S = 0.05
+MAX_BUFFERED = 10_000  # deltas kept while waiting for a snapshot (the oldest go first)
 KEY_REFRESH_S = 2.5  # the gateway's checkpoint interval (1 s) + its tick (1 s) + a margin
 
 
@@ -64,7 +65,7 @@ class BookFollower:
             url, channels=[self.channel, STATUS_CHANNEL], on_reconnect=self._resubscribed
         )
         self._keys = redis_client(url)
-        self._fresh = True  # nothing received on this subscription yet
+        self._buffer: deque[BookDelta] = deque()  # deltas received while WAITING
         self._subscribed_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._loader: asyncio.Task[None] | None = None
@@ -140,7 +141,6 @@ class BookFollower:
 
     def _resubscribed(self, count: bool = True) -> None:
         """A new subscription: what went by before it is unknown, so start over from the key."""
-        self._fresh = True
         self._subscribed_at = asyncio.get_running_loop().time()
         self._invalidate("reconnected" if count else None)
         self._start_loader(self._load_after_subscribing())
@@ -165,14 +165,20 @@ class BookFollower:
                 # the gateway deleted the key; its next book_snapshot message rebuilds us
                 self._invalidate("book_reset")
             return
-        self._fresh = False
         if isinstance(message, BookSnapshot):
             self._load(message, State.VALID)  # published after we subscribed: complete
-            return
-        if not isinstance(message, BookDelta) or self.state is State.WAITING:
-            return
-        if delivery.gap is not None and delivery.gap.reason == "restart":
-            self._resync("restart")
+        elif isinstance(message, BookDelta):
+            restarted = delivery.gap is not None and delivery.gap.reason == "restart"
+            self._delta(message, restarted)
+
+    def _delta(self, message: BookDelta, restarted: bool = False) -> None:
+        if self.state is State.WAITING:
+            # kept until a snapshot is loaded: the deltas after it are applied from here
+            self._buffer.append(message)
+            if len(self._buffer) > MAX_BUFFERED:
+                self._buffer.popleft()
+        elif restarted:
+            self._resync("restart", message)
         elif message.seq <= self.seq:
             # already in the snapshot read from the key; and since it was published after we
             # subscribed, that snapshot holds everything from before too
@@ -188,7 +194,7 @@ class BookFollower:
             self._confirm()
             self._changed.set()
         else:
-            self._resync("gap")
+            self._resync("gap", message)
 
     def _confirm(self) -> None:
         if self.state is State.CONFIRMING:
@@ -203,17 +209,22 @@ class BookFollower:
         if state is State.VALID:
             self._synced.set()
         self._changed.set()
+        buffered, self._buffer = self._buffer, deque()
+        for delta in buffered:  # a gap among them starts over, buffering the rest again
+            self._delta(delta)
 
     def _invalidate(self, reason: str | None) -> None:
         if reason is not None and self.state is not State.WAITING:
             self.resyncs[reason] += 1
         self.state = State.WAITING
+        self._buffer.clear()
         self.bids, self.asks = {}, {}
         self._synced.clear()
         self._changed.set()
 
-    def _resync(self, reason: str) -> None:
+    def _resync(self, reason: str, revealed_by: BookDelta) -> None:
         self._invalidate(reason)
+        self._buffer.append(revealed_by)
         self._start_loader(self._reload_after_gap())
 
     async def _read_key(self) -> BookSnapshot | None:
@@ -242,14 +253,18 @@ class BookFollower:
             self._load(snapshot, State.VALID)
 
     async def _reload_after_gap(self) -> None:
-        """The subscription is known to have gone past ``seen``: any key at least that new,
-        followed by the messages after it, is the whole book. Poll until the key is."""
+        """Deltas since the gap are buffered: a key at least as new as the one before the first
+        of them, followed by them, is the whole book. Poll until the key is that new."""
         while self.state is State.WAITING:
             snapshot = await self._read_key()
             if snapshot is None:
                 return
-            seen = self._subscriber.tracker.last(self.channel)
-            if seen is None or snapshot.seq >= seen:
+            if self._buffer:
+                usable = snapshot.seq >= self._buffer[0].seq - 1
+            else:
+                seen = self._subscriber.tracker.last(self.channel)
+                usable = seen is None or snapshot.seq >= seen
+            if usable:
                 self._load(snapshot, State.VALID)
                 return
             await asyncio.sleep(RELOAD_POLL_S)
