@@ -49,6 +49,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = _checked_settings(args, load_settings)
     _setup_logging(settings.log_level)
+    # what was read, for whoever debugs a config; secrets show masked (tests/security)
+    logging.getLogger("feedgate.cli").debug("settings: %r", settings)
     _install_uvloop()
     supervisor = Supervisor(
         Path(args.config), settings, args.workers,
@@ -64,6 +66,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _checked_settings(args, load_settings)
     _setup_logging(settings.log_level)
+    logging.getLogger("feedgate.cli").debug("worker %d settings: %r", args.worker_index, settings)
     _install_uvloop()
     gateway = run_gateway(
         settings, worker_index=args.worker_index, worker_count=args.workers,

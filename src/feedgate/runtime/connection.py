@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
+from feedgate import redact
 from feedgate.channels import ChannelKind
 from feedgate.errors import FatalConnectionError
 from feedgate.events import (
@@ -157,7 +158,11 @@ class ConnectionRunner:
                     self.stats.reconnects[verdict.reason] += 1
                     continue
                 except Exception as exc:  # any other failure to open is retried after backoff
-                    log.warning("%s: connect to %s failed: %s", self.connection_id, url, exc)
+                    # host and port only: a node provider's url carries its API key, and so
+                    # may the error's text, which often quotes the url
+                    where = redact.endpoint(url)
+                    text = str(exc).replace(url, where)
+                    log.warning("%s: connect to %s failed: %s", self.connection_id, where, text)
                     self.stats.reconnects["connect_failed"] += 1
                     continue
                 reason = await self._session(transport)
