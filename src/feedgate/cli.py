@@ -49,6 +49,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = _checked_settings(args, load_settings)
     _setup_logging(settings.log_level)
+    # what was read, for whoever debugs a config; secrets show masked (tests/security)
+    logging.getLogger("feedgate.cli").debug("settings: %r", settings)
     _install_uvloop()
     supervisor = Supervisor(
         Path(args.config), settings, args.workers,
@@ -64,6 +66,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _checked_settings(args, load_settings)
     _setup_logging(settings.log_level)
+    logging.getLogger("feedgate.cli").debug("worker %d settings: %r", args.worker_index, settings)
     _install_uvloop()
     gateway = run_gateway(
         settings, worker_index=args.worker_index, worker_count=args.workers,
@@ -137,9 +140,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_tail(args: argparse.Namespace) -> int:
-    from feedgate.tail import Filters, check_channels, tail
+    from feedgate.tail import Filters, check_channels, tail, tls_options
 
     check_channels(args.url, args.patterns)  # a bad argument exits 2 before connecting
+    tls = tls_options(args.url, args.tls_ca, args.tls_cert, args.tls_key, not args.tls_no_verify)
     filters = Filters(
         types=set(args.type.split(",")) if args.type else None,
         exchanges=set(args.exchange.split(",")) if args.exchange else None,
@@ -153,6 +157,7 @@ def _cmd_tail(args: argparse.Namespace) -> int:
             limit=args.limit,
             filters=filters,
             summary_s=args.summary,
+            tls=tls,
         )
     )
     return 0
@@ -226,7 +231,20 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="channel patterns, e.g. 'trades:*' (exact channel names with a redis+cluster:// url)",
     )
-    tail_.add_argument("--url", default="redis://127.0.0.1:6379/0")
+    tail_.add_argument(
+        "--url",
+        # a password on the command line is visible to every user of the host (ps): the
+        # environment is not
+        default=os.environ.get("FEEDGATE_TAIL_URL", "redis://127.0.0.1:6379/0"),
+        help="rediss:// for TLS, user:password@ for an ACL user; default: env FEEDGATE_TAIL_URL"
+        " or redis://127.0.0.1:6379/0",
+    )
+    tail_.add_argument("--tls-ca", metavar="FILE", help="CA bundle that signed Redis's cert")
+    tail_.add_argument("--tls-cert", metavar="FILE", help="client certificate (PEM)")
+    tail_.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
+    tail_.add_argument(
+        "--tls-no-verify", action="store_true", help="do not check the certificate's host name"
+    )
     tail_.add_argument("--json", action="store_true", help="raw JSON, one message per line")
     tail_.add_argument("--limit", type=int, default=None, help="stop after N messages")
     tail_.add_argument("--type", help="only these message types, e.g. trade,bbo")

@@ -7,17 +7,41 @@ turns that into exit code 2 before anything starts.
 
 from __future__ import annotations
 
+import ssl
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from feedgate import redact
 from feedgate.channels import split_symbol
 from feedgate.errors import ConfigError
 from feedgate.runtime.redis_target import SCHEMES, parse_redis_url
+from feedgate.secrets import Secret
+from feedgate.tls import TlsOptions
 from feedgate.venues import available_venues, get_venue
+
+TLS_SCHEMES = ("rediss://", "rediss+cluster://")
+
+
+def _existing_file(path: Path) -> Path:
+    if not path.is_file():
+        raise ValueError(f"file {path} does not exist")
+    return path
+
+
+ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
 
 
 class RedisSettings(BaseModel):
@@ -32,6 +56,18 @@ class RedisSettings(BaseModel):
     ``redis+cluster://`` url."""
     max_queue: int = Field(default=200_000, ge=1000)
     """Messages held while Redis is slow or down; beyond it the oldest are dropped (counted)."""
+    password: Secret | None = None
+    """The ACL user's password (``{ env = "NAME" }`` or ``{ file = "PATH" }``); overrides a
+    password in ``url``, so the url can sit in plain config."""
+    tls_ca_file: ExistingFile | None = None
+    """With ``rediss://``: PEM CA bundle that signed the server's certificate (default: the
+    system's trust store)."""
+    tls_cert_file: ExistingFile | None = None
+    """With ``rediss://``: client certificate, for a server with ``tls-auth-clients yes``."""
+    tls_key_file: ExistingFile | None = None
+    """Its private key (unencrypted PEM), unless it is in ``tls_cert_file``."""
+    tls_verify_hostname: bool = True
+    """Check that the server's certificate names the host in ``url``."""
 
     @field_validator("url")
     @classmethod
@@ -45,6 +81,38 @@ class RedisSettings(BaseModel):
         if self.url is not None:
             _, self.cluster = parse_redis_url(self.url, self.cluster)  # raises on a bad url
         return self
+
+    @model_validator(mode="after")
+    def _tls_and_password(self) -> RedisSettings:
+        if self.password is not None and self.url is None:
+            raise ValueError("password is set but url is not: the embedded Redis needs none")
+        files = (self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
+        tls = self.tls()
+        if tls is None:
+            if any(files) or not self.tls_verify_hostname:
+                raise ValueError("tls_* options are set but url is not rediss:// (TLS)")
+            return self
+        try:
+            tls.context()  # a certificate that does not load stops the start, not each connect
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ValueError(f"the TLS files cannot be used: {exc}") from None
+        return self
+
+    def tls(self) -> TlsOptions | None:
+        """How to reach a ``rediss://`` server (None for plain ``redis://`` or no url)."""
+        if self.url is None or not self.url.startswith(TLS_SCHEMES):
+            return None
+        return TlsOptions(
+            ca_file=str(self.tls_ca_file) if self.tls_ca_file else None,
+            cert_file=str(self.tls_cert_file) if self.tls_cert_file else None,
+            key_file=str(self.tls_key_file) if self.tls_key_file else None,
+            verify_hostname=self.tls_verify_hostname,
+        )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # the url may carry the ACL user's password: repr (and str) show it masked
+        for name, value in super().__repr_args__():
+            yield name, redact.redis_url(value) if name == "url" and value else value
 
 
 StreamedKind = Literal["trades", "announcements", "onchain"]

@@ -24,9 +24,11 @@ from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from feedgate import redact
 from feedgate.client.messages import AnyMessage, SchemaError, decode
-from feedgate.client.subscriber import Delivery, Interpreter, check_subscription
+from feedgate.client.subscriber import Delivery, Interpreter, check_subscription, tls_kwargs
 from feedgate.runtime.redis_target import is_cluster_url, parse_redis_url
+from feedgate.tls import TlsOptions
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +36,20 @@ _LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 _DATA_TYPES = {"message", "pmessage", "smessage"}
 
 
-def _client(url: str) -> redis.Redis | RedisCluster:
+def _client(url: str, tls: TlsOptions | None) -> redis.Redis | RedisCluster:
+    kwargs = tls_kwargs(url, tls)
     if not is_cluster_url(url):
-        return redis.Redis.from_url(url)
+        return redis.Redis.from_url(url, **kwargs)
     seed = parse_redis_url(url)[0][0]
     return RedisCluster(
-        seed.host, seed.port, username=seed.username, password=seed.password, ssl=seed.tls
-    )
+        seed.host, seed.port, username=seed.username, password=seed.password, ssl=seed.tls,
+        **kwargs,
+    )  # fmt: skip
 
 
-def latest(url: str, key: str) -> AnyMessage | None:
+def latest(url: str, key: str, *, tls: TlsOptions | None = None) -> AnyMessage | None:
     """The message a last-value key holds (``book:*``, ``bbo:*``), or None when absent."""
-    client = _client(url)
+    client = _client(url, tls)
     try:
         raw = client.get(key)
     finally:
@@ -65,14 +69,16 @@ def subscribe(
     *,
     strict: bool = False,
     idle_timeout: float | None = None,
+    tls: TlsOptions | None = None,
 ) -> Iterator[Delivery]:
     """Deliveries until the caller stops iterating (or ``idle_timeout`` passes with none)."""
     channel_list, pattern_list = list(channels), list(patterns)
     sharded = check_subscription(url, channel_list, pattern_list)
+    tls_kwargs(url, tls)  # refuse TLS options with a plain url before the first connect
     interpreter = Interpreter(strict)
     delay = 0.1
     while True:
-        client = _client(url)
+        client = _client(url, tls)
         pubsub: Any = client.pubsub()  # type: ignore[no-untyped-call]
         try:
             if sharded:
@@ -100,7 +106,8 @@ def subscribe(
                 if delivery is not None:
                     yield delivery
         except _LOST as exc:
-            log.warning("subscription to %s lost (%s): reconnecting", url, exc)
+            where = redact.redis_url(url)
+            log.warning("subscription to %s lost (%s): reconnecting", where, exc)
             interpreter.tracker.reconnected()
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 5.0)

@@ -32,6 +32,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from feedgate.client.messages import BookDelta, BookSnapshot, Level, SchemaError, Status, decode
 from feedgate.client.subscriber import Delivery, Subscriber, redis_client
+from feedgate.tls import TlsOptions
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,13 @@ class State(Enum):
 
 class BookFollower:
     def __init__(
-        self, url: str, exchange: str, symbol: str, *, key_refresh_s: float = KEY_REFRESH_S
+        self,
+        url: str,
+        exchange: str,
+        symbol: str,
+        *,
+        key_refresh_s: float = KEY_REFRESH_S,
+        tls: TlsOptions | None = None,
     ) -> None:
         self.url = url
         self.exchange = exchange
@@ -62,9 +69,9 @@ class BookFollower:
         self.state = State.WAITING
         self.resyncs: Counter[str] = Counter()  # by reason: gap, restart, reconnected, book_reset
         self._subscriber = Subscriber(
-            url, channels=[self.channel, STATUS_CHANNEL], on_reconnect=self._resubscribed
+            url, channels=[self.channel, STATUS_CHANNEL], on_reconnect=self._resubscribed, tls=tls
         )
-        self._keys = redis_client(url)
+        self._keys = redis_client(url, tls)
         self._buffer: deque[BookDelta] = deque()  # deltas received while WAITING
         self._subscribed_at = 0.0
         self._task: asyncio.Task[None] | None = None

@@ -158,6 +158,8 @@ class RedisLink:
                 if self._on_redirect is not None:
                     self._on_redirect()  # a cluster node that is gone: re-read the slot map
                 continue
+            t = self.target
+            log.debug("redis %s:%s connected as %s", t.host, t.port, t.username or "default")
             loop = asyncio.get_running_loop()
             self.backoff.connected(loop.time())
             self._set_up(True)

@@ -77,7 +77,7 @@ class EthereumProtocol(VenueProtocol):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def connect_url(self) -> str:
-        return self.options.ws_url
+        return self.options.ws_url.get_secret_value()
 
     def on_open(self, now: int) -> list[Action]:
         """§8: subscriptions die with the connection: subscribe everything again, fresh ids."""
