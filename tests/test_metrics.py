@@ -96,10 +96,10 @@ def test_connection_state_channels_and_zero_drops_are_exported() -> None:
 def test_smoke_check_results_carry_the_time_of_the_latest_one() -> None:
     stats = WorkerStats()
     venue = stats.venue
-    venue.count("feedgate_smoke_checks_total", ("cryptolisting", "ok"), 1700000000.0)
-    venue.count("feedgate_smoke_checks_total", ("cryptolisting", "timeout"), 1700000100.0)
-    venue.count("feedgate_smoke_checks_total", ("cryptolisting", "ok"), 1700000200.0)
-    venue.count("feedgate_duplicates_dropped_total", ("cryptolisting",), 1700000300.0)
+    venue.count("feedgate_smoke_checks_total", ("cryptolisting", "ok"), at=1700000000.0)
+    venue.count("feedgate_smoke_checks_total", ("cryptolisting", "timeout"), at=1700000100.0)
+    venue.count("feedgate_smoke_checks_total", ("cryptolisting", "ok"), at=1700000200.0)
+    venue.count("feedgate_duplicates_dropped_total", ("cryptolisting",), at=1700000300.0)
     text = generate_latest(make_registry(stats)).decode()
     name = "feedgate_smoke_check_last_timestamp_seconds"
     assert f'{name}{{exchange="cryptolisting",result="ok"}} 1.7000002e+09' in text
