@@ -29,6 +29,7 @@ from enum import Enum
 from types import TracebackType
 
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisError
 
 from feedgate.client.messages import BookDelta, BookSnapshot, Level, SchemaError, Status, decode
 from feedgate.client.subscriber import Delivery, Subscriber, redis_client
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 STATUS_CHANNEL = "feedgate:status"
 RELOAD_POLL_S = 0.05
+MAX_POLL_S = 0.5
 MAX_BUFFERED = 10_000  # deltas kept while waiting for a snapshot (the oldest go first)
 KEY_REFRESH_S = 2.5  # the gateway's checkpoint interval (1 s) + its tick (1 s) + a margin
 
@@ -235,9 +237,15 @@ class BookFollower:
         self._start_loader(self._reload_after_gap())
 
     async def _read_key(self) -> BookSnapshot | None:
-        raw = await self._keys.get(self.channel)
+        """The key's snapshot; None while it is absent (the gateway is resyncing, or Redis lost
+        it in a restart) or unreadable (Redis is down: the caller polls again)."""
+        try:
+            raw = await self._keys.get(self.channel)
+        except (RedisError, OSError) as exc:
+            log.info("reading %s failed (%s): retrying", self.channel, exc)
+            return None
         if raw is None:
-            return None  # the gateway is resyncing: its next book_snapshot message will come
+            return None
         try:
             snapshot = decode(raw)
         except SchemaError as exc:
@@ -246,32 +254,42 @@ class BookFollower:
         return snapshot if isinstance(snapshot, BookSnapshot) else None
 
     async def _load_after_subscribing(self) -> None:
-        """Load the key now (to be confirmed), and once the key is surely fresh read it again:
-        if no message has proven the book complete by then, the key holds everything."""
+        """Load the key now (to be confirmed by the next delta); once the key is surely fresh,
+        read it until it is there: if no message has proven the book complete by then, that
+        key holds everything published before the subscription."""
         snapshot = await self._read_key()
         if snapshot is not None and self.state is State.WAITING:
             self._load(snapshot, State.CONFIRMING)
         loop = asyncio.get_running_loop()
         await asyncio.sleep(max(0.0, self._subscribed_at + self.key_refresh_s - loop.time()))
-        if self.state is State.VALID:
-            return
-        snapshot = await self._read_key()
-        if snapshot is not None and not self.valid and snapshot.seq >= self.seq:
-            self._load(snapshot, State.VALID)
+        delay = RELOAD_POLL_S
+        while not self.valid:
+            snapshot = await self._read_key()
+            if (
+                snapshot is not None
+                and not self.valid
+                and (self.state is State.WAITING or snapshot.seq >= self.seq)
+            ):
+                self._load(snapshot, State.VALID)
+                continue
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_POLL_S)
 
     async def _reload_after_gap(self) -> None:
         """Deltas since the gap are buffered: a key at least as new as the one before the first
-        of them, followed by them, is the whole book. Poll until the key is that new."""
+        of them, followed by them, is the whole book. Poll until the key is that new (or the
+        gateway's next ``book_snapshot`` message comes first)."""
+        delay = RELOAD_POLL_S
         while self.state is State.WAITING:
             snapshot = await self._read_key()
-            if snapshot is None:
-                return
-            if self._buffer:
-                usable = snapshot.seq >= self._buffer[0].seq - 1
-            else:
-                seen = self._subscriber.tracker.last(self.channel)
-                usable = seen is None or snapshot.seq >= seen
-            if usable:
-                self._load(snapshot, State.VALID)
-                return
-            await asyncio.sleep(RELOAD_POLL_S)
+            if snapshot is not None:
+                if self._buffer:
+                    usable = snapshot.seq >= self._buffer[0].seq - 1
+                else:
+                    seen = self._subscriber.tracker.last(self.channel)
+                    usable = seen is None or snapshot.seq >= seen
+                if usable:
+                    self._load(snapshot, State.VALID)
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_POLL_S)
