@@ -131,6 +131,7 @@ class Subscriber(Interpreter):
         tls_kwargs(url, tls)  # a plain url with TLS options is refused here, not on connect
         self.reconnect = reconnect
         self.on_reconnect = on_reconnect
+        self._retry_delay = 0.0  # 0 while connected and delivering
         self.reconnects = 0
         self._client: aioredis.Redis | RedisCluster | None = None
         self._pubsub: Any = None
@@ -209,22 +210,29 @@ class Subscriber(Interpreter):
                 await self._reconnect(exc)
                 continue
             if item is not None and item["type"] in _DATA_TYPES:
+                self._retry_delay = 0.0
                 channel = item["channel"]
                 yield channel.decode() if isinstance(channel, bytes) else channel, item["data"]
 
     async def _reconnect(self, cause: BaseException) -> None:
+        # the delay grows across attempts until a message arrives again: a server that accepts
+        # the subscription and then drops it at once must not make this a busy loop
         where = redact.redis_url(self.url)
-        log.warning("subscription to %s lost (%s): reconnecting", where, cause)
+        if self._retry_delay == 0.0:
+            log.warning("subscription to %s lost (%s): reconnecting", where, cause)
+        else:
+            log.info("subscription to %s lost again (%s)", where, cause)
+            await asyncio.sleep(self._retry_delay * (0.5 + random.random()))
+        self._retry_delay = min(max(self._retry_delay * 2, 0.1), 5.0)
         await self.close()
-        delay = 0.1
         while True:
             try:
                 await self.connect()
             except (*_LOST, TimeoutError) as exc:
                 log.info("reconnect failed: %s", exc)
                 await self.close()
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(self._retry_delay * (0.5 + random.random()))
+                self._retry_delay = min(self._retry_delay * 2, 5.0)
                 continue
             self.reconnects += 1
             self.tracker.reconnected()
