@@ -149,17 +149,23 @@ def _cmd_tail(args: argparse.Namespace) -> int:
         exchanges=set(args.exchange.split(",")) if args.exchange else None,
         symbols=set(args.symbol.split(",")) if args.symbol else None,
     )
-    _run_until_signal(
-        tail(
-            args.url,
-            args.patterns,
-            as_json=args.json,
-            limit=args.limit,
-            filters=filters,
-            summary_s=args.summary,
-            tls=tls,
+    from redis.exceptions import RedisError
+
+    try:
+        _run_until_signal(
+            tail(
+                args.url,
+                args.patterns,
+                as_json=args.json,
+                limit=args.limit,
+                filters=filters,
+                summary_s=args.summary,
+                tls=tls,
+            )
         )
-    )
+    except (RedisError, OSError) as exc:  # a refused login, an unreachable server: one line
+        print(f"feedgate tail: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
