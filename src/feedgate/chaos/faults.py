@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 MARKETS = ["binance", "coinbase", "kraken", "okx", "bybit", "upbit"]
 INCREMENTAL_BOOKS = ["binance", "coinbase", "kraken", "okx", "bybit"]  # deltas with ids
-CHECKSUM_BOOKS = ["kraken", "okx"]
+# OKX's book checksum is deprecated (always 0) and only checked with legacy_checksum = true
+CHECKSUM_BOOKS = ["kraken"]
 
 
 @dataclass(frozen=True)
