@@ -192,11 +192,16 @@ class UpbitProtocol(VenueProtocol):
         try:
             kind = msg.get("type", msg.get("ty"))
             if kind == wire.TRADE:
-                return self._ack(recv_ts) + self._trade(msg, recv_ts)
+                # parsed first: a frame counted as a parse error must not mark the connection
+                # up while the Subscribed it owes is dropped with the frame
+                data = self._trade(msg, recv_ts)
+                return self._ack(recv_ts) + data
             if kind == wire.ORDERBOOK:
-                return self._ack(recv_ts) + self._orderbook(msg, recv_ts)
+                data = self._orderbook(msg, recv_ts)
+                return self._ack(recv_ts) + data
             if kind in (wire.MY_ORDER, wire.MY_ASSET):
-                return self._ack(recv_ts) + self._private_update(kind, msg, recv_ts)
+                data = self._private_update(kind, msg, recv_ts)
+                return self._ack(recv_ts) + data
             if kind is None and msg.get("status") == "UP":
                 return self._ack(recv_ts)  # §4.5 keepalive reply
             if kind is None and "error" in msg:
