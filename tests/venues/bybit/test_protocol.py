@@ -197,6 +197,25 @@ def test_deltas_before_the_snapshot_are_dropped() -> None:
     assert proto._books["BTCUSDT"].sync.state is SyncState.WAIT_DELTA
 
 
+def test_an_unreadable_image_is_asked_for_again_five_times_in_a_row_at_most() -> None:
+    """§6.5: the image comes once per subscription; lost, the book would drop every delta
+    after it while the other books keep the connection's book channel alive."""
+    proto = book_proto()
+    bad = snapshot(SNAP_U, [["16493.50", "nan"]])
+    for _ in range(5):
+        actions = proto.on_frame(bad, T0)
+        assert [type(a) for a in actions] == [CountParseError, Send, Send]
+        assert [(f["op"], f["args"]) for f in sent(actions)] == [
+            ("unsubscribe", ["orderbook.50.BTCUSDT"]), ("subscribe", ["orderbook.50.BTCUSDT"])
+        ]  # fmt: skip
+    assert [type(a) for a in proto.on_frame(bad, T0)] == [CountParseError]
+    proto.on_frame(DOC_SNAPSHOT, T0)  # an image at last: the count starts over
+    assert book_state(proto)[0] is SyncState.SYNCED
+    assert proto._books["BTCUSDT"].images_asked == 0
+    # a synced book's unreadable frame is a lost update its next delta reveals: nothing asked
+    assert [type(a) for a in proto.on_frame(bad, T0)] == [CountParseError]
+
+
 def test_in_order_delta_applies_and_publishes_it() -> None:
     proto = synced()
     bids, asks = [["16493.50", "0.5"], ["16493.00", "0"]], [["16611.00", "0"]]

@@ -129,6 +129,7 @@ class BybitProtocol(VenueProtocol):
         if type(msg) is not dict:
             return [CountParseError("frame is not a JSON object")]
         topic = msg.get("topic")
+        route: _Route | None = None
         try:
             if topic is not None:
                 route = self._routes.get(topic) if type(topic) is str else None
@@ -142,7 +143,12 @@ class BybitProtocol(VenueProtocol):
                 return self._on_op(op, msg, recv_ts)
         except (KeyError, TypeError, ValueError) as exc:
             where = clip(topic or "control")
-            return [CountParseError(f"{where} frame: {type(exc).__name__}: {clip(exc)}")]
+            out: list[Action] = [
+                CountParseError(f"{where} frame: {type(exc).__name__}: {clip(exc)}")
+            ]
+            if route is not None and route.book is not None:
+                out += self._books.unreadable(route.book)  # §6.5: the image comes only once
+            return out
         return [CountParseError("unknown frame shape")]
 
     def _trades(self, route: _Route, data: Any, recv_ts: int) -> list[Action]:

@@ -185,6 +185,10 @@ class KrakenProtocol(VenueProtocol):
                 self._book_entry(kind == "snapshot", entry, recv_ts, out)
             except _PARSE_ERRORS as exc:
                 out.append(CountParseError(f"book {kind}: {type(exc).__name__}: {clip(exc)}"))
+                symbol = entry.get("symbol") if type(entry) is dict else None
+                book = self._book_routes.get(symbol) if type(symbol) is str else None
+                if book is not None:  # §3.4: the image comes once per subscription
+                    out += self._books.unreadable(book.tracked)
         return out
 
     def _book_entry(self, snapshot: bool, entry: Any, recv_ts: int, out: list[Action]) -> None:
