@@ -328,3 +328,32 @@ def test_checkpoint_on_tick_for_changed_books() -> None:
     (checkpoint,) = of_type(proto.on_tick(T0 + 2_000_000), BookSnapshot)
     assert checkpoint.checkpoint and checkpoint.bids[0] == ("16493.50", "1")
     assert of_type(proto.on_tick(T0 + 4_000_000), BookSnapshot) == []
+
+
+# -- frames it cannot use (tests/venues/test_fuzz.py fuzzes every venue) -----------------------
+
+JUNK = [
+    b"not json", b"", b"\xff\xfe\x00", "[1, 2]", "null", '"text"', "42", "{}",
+    '{"topic": "orderbook.50.BTCUSDT"}',
+    '{"topic": ["publicTrade.BTCUSDT"], "data": []}',
+    '{"topic": "publicTrade.XRPUSDT", "data": []}',
+    '{"topic": "tickers.BTCUSDT", "type": "snapshot", "data": {}}',
+    '{"topic": "orderbook.50.BTCUSDT", "type": "partial", "ts": 1, "data":'
+    ' {"s": "BTCUSDT", "b": [], "a": [], "u": 18521289, "seq": 1}}',
+    '{"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": 1, "data":'
+    ' {"s": "BTCUSDT", "b": [["16493.50", "1"]], "a": [["x", "1"]], "u": 18521289, "seq": 1}}',
+    '{"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": 1, "data":'
+    ' {"s": "BTCUSDT", "b": [], "a": [], "u": "18521289", "seq": 1}}',
+    '{"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": [1], "data":'
+    ' {"s": "BTCUSDT", "b": [], "a": [], "u": 18521289, "seq": 1}}',
+    '{"op": "subscribe", "success": false, "req_id": ["x"]}',
+    '{"op": ["subscribe"]}',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("frame", JUNK, ids=[str(i) for i in range(len(JUNK))])
+def test_junk_is_counted_and_the_book_is_untouched(frame: str | bytes) -> None:
+    proto = synced()
+    before = book_state(proto)
+    assert [type(a) for a in proto.on_frame(frame, T0)] == [CountParseError]
+    assert book_state(proto) == before
