@@ -227,12 +227,25 @@ class ConnectionRunner:
             except TransportClosed as exc:
                 if self._end is not None:
                     return self._end
-                verdict: CloseVerdict = judge_close(self.exchange, exc.code, exc.reason)
+                verdict: CloseVerdict = judge_close(
+                    self.exchange, exc.code, exc.reason, exc.sent_code
+                )
+                if exc.sent_reason:  # we closed: say why (a frame over max_size, no pong)
+                    log.warning("%s: closed: %s", self.connection_id, exc.sent_reason)
                 return _EndSession(verdict.reason, fatal=verdict.fatal)
             recv_ts = time.time_ns() // 1000
             stats.frames += 1
             self._last_frame_s = clock()
-            self._carry_out(protocol.on_frame(frame, recv_ts))
+            try:
+                self._carry_out(protocol.on_frame(frame, recv_ts))
+            except Exception:
+                # on_frame must not raise (its contract), nor may an event fail to encode: a
+                # bug, then, that must cost this one session, not the connection for good (an
+                # exception here would end the runner). The state may be half updated, so the
+                # session starts over, as after any lost frame.
+                stats.parse_errors += 1
+                log.exception("%s: a frame broke the protocol; reconnecting", self.connection_id)
+                return _EndSession("protocol_error")
 
     # -- actions --------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from websockets.protocol import State
 
 from feedgate.clock import now_us
 from feedgate.runtime.simapi import SimStats, VenueSimulator, frame_text_batch
+from feedgate.runtime.simfaults import SimFaults
 from feedgate.runtime.simtasks import POLICY_VIOLATION, SimTasks, _Client
 
 __all__ = ["SimServer", "SimStats", "VenueSimulator", "run_simulator", "simulator_server"]
@@ -41,7 +42,7 @@ E = TypeVar("E")
 _COUNTED = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.PING, Opcode.PONG})
 
 
-class SimServer(SimTasks[S, E]):
+class SimServer(SimTasks[S, E], SimFaults[S]):
     """Serve ``sim`` on ``host:port`` (0 = a free port). ``trade_rate`` is taker orders per second
     per symbol; None or 0 means saturation: every client gets trade frames as fast as it drains.
     """
@@ -166,7 +167,7 @@ class SimServer(SimTasks[S, E]):
         """Sessions of the open connections, oldest first."""
         return [c.session for c in self._clients.values()]
 
-    # -- faults ----------------------------------------------------------------------------------
+    # -- faults (framing faults: simfaults.py) ---------------------------------------------------
 
     def drop_connections(self) -> int:
         """Abrupt TCP close of every connection (no close frame). Returns how many."""
