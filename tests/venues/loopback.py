@@ -59,7 +59,7 @@ def make_protocol(
     return spec.make_protocol(ConnectionSpec(f"{venue}-00", topics, mapping), validated)
 
 
-def _path(url: str) -> str:
+def url_path(url: str) -> str:
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
@@ -85,7 +85,7 @@ class Loopback:
     def open(self, *, answer: bool = True) -> list[Action]:
         """Connect: what ``on_open`` answered, carried out unless ``answer`` is False (the
         subscriptions then wait, unanswered, for ``carry_out``)."""
-        path = _path(self.proto.connect_url())
+        path = url_path(self.proto.connect_url())
         if getattr(self.sim, "wants_headers", False):
             headers = {k.lower(): v for k, v in self.proto.connect_headers(self.now)}
             self.session = self.sim.open_session(path, headers)
@@ -125,7 +125,7 @@ class Loopback:
         state moves on: call once per step."""
         asked, self.snapshots = self.snapshots, []  # asked again meanwhile: the next step
         for action in asked:
-            answer = self.sim.http_get(_path(action.url))
+            answer = self.sim.http_get(url_path(action.url))
             assert answer is not None, f"the simulator has no {action.url}"
             self.carry_out(self.proto.on_snapshot(action.key, answer[1], self.now))
         self.now += STEP_US

@@ -2,23 +2,22 @@
 arrives, ``on_frame`` never raises; a frame it cannot use is counted as a parse error and
 changes nothing; whatever it emits is well formed (``wellformed.py``); and the books stay equal
 to the venue's. Each venue of ``available_venues()`` (and a few option variants) runs through
-the same properties against its own simulator, in-process (``loopback.py``), in a session whose
-books are synced or in one just opened, its subscriptions not answered yet:
+the same properties against its own simulator, in-process (``sessions.py``, ``loopback.py``), in
+a session whose books are synced or in one just opened, its subscriptions not answered yet:
 
 - arbitrary input (bytes, text, JSON values) is one parse error and changes nothing;
+- objects of the venue's own keys holding nasty values never raise;
 - real frames (``realframes.py``) mutated where it hurts (``draw_structural``) never raise, and
   data keeps flowing afterwards;
 - a price or size of the next real frame made invalid is refused, and the venue's own integrity
   rule (sequence numbers, checksum, next image) brings the book back to the venue's;
 - unreadable frames between the valid ones are one parse error each, and nothing else differs
-  from a twin session that never saw them: same actions, books equal to the venue's.
+  from a twin session that never saw them: same actions, books equal to the venue's;
+- REST answers (depth images, instrument lists), mutated or unreadable, never raise either.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import orjson
@@ -26,11 +25,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedgate.events import Announcement, Onchain, Status, StatusEvent, Trade
-from feedgate.protocol.base import Action, CountParseError, Fatal, Reconnect, Subscribed
-from feedgate.venues import available_venues, get_venue
+from feedgate.events import Status, StatusEvent
+from feedgate.protocol.base import CountParseError, Fatal, Reconnect
 from tests.venues.actions import of_type
-from tests.venues.loopback import SYMBOLS, Loopback, make_protocol, make_sim, true_levels
+from tests.venues.loopback import Loopback, url_path
 from tests.venues.mutation import (
     ARBITRARY_FRAMES,
     DEEP,
@@ -40,142 +38,25 @@ from tests.venues.mutation import (
     fuzz_settings,
     is_object,
     json_values,
-    leaves,
     mutate,
     node,
     paths,
     unreadable,
 )
-from tests.venues.realframes import capture_frames, doc_frames
-from tests.venues.wellformed import check_actions
-
-VENUES = available_venues()
-CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {name: (name, {}) for name in VENUES}
-# option variants whose frames take other paths: §1.4 aggTrade and µs times, §5.4 bbo-tbt, §4.2
-# DEFAULT keys (where those venues are present)
-VARIANTS = {
-    "binance-aggTrade-us": ("binance", {"trade_stream": "aggTrade", "time_unit": "us"}),
-    "okx-bbo-tbt": ("okx", {"bbo_source": "bbo-tbt"}),
-    "upbit-DEFAULT": ("upbit", {"format": "DEFAULT"}),
-}
-CONFIGS |= {key: value for key, value in VARIANTS.items() if value[0] in VENUES}
-BOOK_CONFIGS = [key for key, (name, _) in CONFIGS.items() if "book" in get_venue(name).channels]
-STAGES = ("opened", "synced")
-WARMUP_STEPS = 20
-RECOVERY_STEPS = 10
-# read now: importing a venue's test module inside a running @given would nest its @given
-DOC_FRAMES = {name: doc_frames(name) for name in VENUES}
-
-
-@dataclass(frozen=True)
-class Venue:
-    """One configuration of a venue, ready to fuzz; its sessions are copied for each example."""
-
-    name: str
-    synced: Loopback
-    """A session after warming up: subscribed, books synced, trades flowing."""
-    opened: Loopback
-    """A session just opened: its subscriptions (``subscribe``) sent, none answered yet."""
-    subscribe: list[Action]
-    seeds: tuple[bytes, ...]
-    pool: tuple[Any, ...]
-    """Scalars of the simulator's frames: names, ids and enum values that lead deeper in."""
-    keys: tuple[str, ...]
-    """Every object key of the simulator's frames."""
-    symbols: frozenset[str]
-    trades: bool
-
-
-@cache
-def venue(config: str) -> Venue:
-    name, options = CONFIGS[config]
-    sim = make_sim(name)
-    synced = Loopback(make_protocol(name, sim, **options), sim)
-    synced.open()
-    for _ in range(WARMUP_STEPS):
-        synced.step()
-    history = [f.encode() if isinstance(f, str) else f for f in synced.seen]
-    synced.seen, synced.log = [], []
-    fresh_sim = make_sim(name)
-    opened = Loopback(make_protocol(name, fresh_sim, **options), fresh_sim)
-    subscribe = opened.open(answer=False)
-    seeds = [f for f in (*history, *capture_frames(name), *DOC_FRAMES[name]) if is_object(f)]
-    decoded = [orjson.loads(f) for f in history]
-    scalars = {repr(x): x for msg in decoded for x in leaves(msg)}
-    pool = tuple(x for x in scalars.values() if not isinstance(x, str) or len(x) <= 40)
-    keys = {path[-1] for msg in decoded for path in paths(msg) if path and type(path[-1]) is str}
-    spec = get_venue(name)
-    symbols = frozenset() if spec.symbolless else frozenset(SYMBOLS)
-    return Venue(
-        name, synced, opened, subscribe, tuple(dict.fromkeys(seeds)), pool, tuple(sorted(keys)),
-        symbols, "trades" in spec.channels,
-    )  # fmt: skip
-
-
-def fresh(v: Venue, stage: str = "synced") -> Loopback:
-    """A copy of the ``synced`` (or ``opened``) session whose every action list is checked
-    (``wellformed``)."""
-    lb = copy.deepcopy(v.synced if stage == "synced" else v.opened)
-    lb.check = lambda actions: check_actions(actions, v.symbols, lb.now)
-    return lb
-
-
-def kinds(actions: list[Action]) -> list[type]:
-    return [type(a) for a in actions]
-
-
-def counted_only(actions: list[Action]) -> bool:
-    return bool(actions) and all(isinstance(a, CountParseError) for a in actions)
-
-
-def answered(lb: Loopback, v: Venue, stage: str) -> Loopback:
-    """``lb`` after the venue answered its subscriptions (an ``opened`` session's)."""
-    if stage == "opened":
-        lb.carry_out(v.subscribe)
-    return lb
-
-
-def assert_unchanged(lb: Loopback, v: Venue, stage: str) -> None:
-    """``lb``, a fresh ``stage`` session that has since been given a frame it counted as a parse
-    error, behaves exactly like one that never saw that frame: once the venue answered the
-    subscriptions, the next market step makes both do the same, and their books are the same."""
-    twin = answered(fresh(v, stage), v, stage)
-    answered(lb, v, stage)
-    frames = lb.market_frames()
-    assert twin.market_frames() == frames
-    for frame in frames:
-        assert lb.frame(frame) == twin.frame(frame)
-    assert lb.follower.books == twin.follower.books
-
-
-def books_match(lb: Loopback) -> bool:
-    """Every book is published (synced) and equal to the simulator's true book."""
-    return all(
-        lb.follower.books.get(vs) is not None and lb.follower.levels(vs) == true_levels(lb.sim, vs)
-        for vs in map(lb.sim.venue_symbol, SYMBOLS)
-    )
-
-
-def data_after(
-    lb: Loopback, v: Venue, steps: int, rejected: set[str | None], *, new_session: bool
-) -> None:
-    """Data keeps coming: within ``steps`` market steps, a trade of every symbol still
-    subscribed (sources without trades: announcements or chain events); and a ``new_session``
-    (opened, or reconnected, since ``lb.log`` began) said it is up (``Subscribed``, which the
-    runner's ``connection_up`` follows)."""
-    traded: set[str] = set()
-    flowing = 0
-    for _ in range(steps):
-        actions = lb.step()
-        traded |= {t.symbol for t in of_type(actions, Trade)}
-        flowing += len(of_type(actions, Announcement)) + len(of_type(actions, Onchain))
-    if v.trades:
-        assert traded >= v.symbols - rejected, f"no trades of {v.symbols - rejected - traded}"
-    else:
-        assert flowing > 0
-    if new_session:
-        assert Subscribed in kinds(lb.log), "data flows on a connection never reported up"
-
+from tests.venues.sessions import (
+    BOOK_CONFIGS,
+    CONFIGS,
+    RECOVERY_STEPS,
+    STAGES,
+    answered,
+    assert_unchanged,
+    books_match,
+    counted_only,
+    data_after,
+    fresh,
+    kinds,
+    venue,
+)
 
 # -- arbitrary input ------------------------------------------------------------------------------
 
@@ -344,3 +225,56 @@ def test_unreadable_frames_between_valid_ones_change_nothing(
     assert dirty.follower.books == clean.follower.books
     if config in BOOK_CONFIGS:
         assert books_match(dirty)
+
+
+# -- REST bodies ----------------------------------------------------------------------------------
+
+
+def asking_for_snapshots(config: str) -> Loopback | None:
+    """A new session of ``config`` after its first market step, with the REST requests it made
+    (depth images, the instrument list) waiting in ``snapshots``; None when it made none."""
+    v = venue(config)
+    lb = answered(fresh(v, "opened"), v, "opened")
+    if not lb.snapshots:  # asked for on opening (Kraken's instruments), else on the first data
+        for frame in lb.market_frames():
+            lb.frame(frame)
+    return lb if lb.snapshots else None
+
+
+REST_CONFIGS = [config for config in CONFIGS if asking_for_snapshots(config) is not None]
+
+
+@pytest.mark.parametrize("config", REST_CONFIGS)
+@fuzz_settings(max_examples=25)
+@given(data=st.data())
+def test_rest_bodies_never_raise_and_an_unreadable_one_is_asked_for_again(
+    config: str, data: st.DataObject
+) -> None:
+    """REST answers are venue input too (``on_snapshot``): a mutated one never raises; one that
+    cannot be read does no lasting harm (a depth image is asked for again; Kraken infers the
+    precisions from the checksums), and the books come to equal the venue's."""
+    v = venue(config)
+    lb = asking_for_snapshots(config)
+    assert lb is not None
+    asked, lb.snapshots = lb.snapshots, []
+    unreadable_only = True
+    for action in asked:
+        answer = lb.sim.http_get(url_path(action.url))
+        assert answer is not None
+        body: str | bytes = data.draw(
+            st.one_of(unreadable([answer[1]]), st.just(answer[1]).map(orjson.loads).map(
+                lambda msg: encode(draw_structural(data, msg, list(v.pool)))
+            )), label="body",
+        )  # fmt: skip
+        body = body.encode() if isinstance(body, str) else body
+        unreadable_only &= not is_object(body)
+        lb.carry_out(lb.proto.on_snapshot(action.key, body, lb.now))
+    if not unreadable_only:
+        return  # a readable but wrong image can only be believed (no checksum on a REST image)
+    for _ in range(RECOVERY_STEPS):
+        if config not in BOOK_CONFIGS or books_match(lb):
+            break
+        lb.step()
+    if config in BOOK_CONFIGS:
+        assert books_match(lb), "the book did not come back to the venue's"
+    data_after(lb, v, 2, set(), new_session=True)
