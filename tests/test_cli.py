@@ -234,11 +234,9 @@ def test_a_variable_that_should_be_json_is_a_problem_not_a_traceback(tmp_path: P
     config.write_text(
         '[[feeds]]\nexchange = "binance"\nchannels = ["trades"]\nsymbols = ["BTC-USDT"]\n'
     )
-    env = {**os.environ, "FEEDGATE_FEEDS": "[{not json", "FEEDGATE_REDIS": "nope"}
-    result = subprocess.run(
-        [*FEEDGATE, "run", "--config", str(config)], capture_output=True, text=True, timeout=30,
-        env=env,
-    )  # fmt: skip
+    env = {"FEEDGATE_FEEDS": "[{not json", "FEEDGATE_REDIS": "nope"}
+    result, starts = run_watched(tmp_path, [*FEEDGATE, "run", "--config", str(config)], env)
+    assert starts == ""
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "feeds: Input should be a valid list (from FEEDGATE_FEEDS)" in result.stderr
     assert "redis: Input should be a valid dictionary" in result.stderr
