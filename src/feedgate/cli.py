@@ -95,10 +95,19 @@ async def _exit_with_parent(main: Coroutine[Any, Any, None], parent: int) -> Non
 
 
 def _checked_settings(args: argparse.Namespace, load: Any) -> Any:
-    settings = load(args.config)
-    if not settings.feeds:
-        raise ConfigError(["feeds: at least one [[feeds]] entry is needed"])
-    problems = []
+    """The settings, or a ConfigError listing every problem at once: the config file's and the
+    environment's, and the scale flags' (``--workers`` and the shard, or their variables)."""
+    problems: list[str] = []
+    for flag, variable, default in SCALE:
+        if getattr(args, flag) is None:
+            setattr(args, flag, _env_int(variable, default, problems))
+    try:
+        settings = load(args.config)
+    except ConfigError as exc:
+        problems[:0] = exc.problems
+    else:
+        if not settings.feeds:
+            problems.insert(0, "feeds: at least one [[feeds]] entry is needed")
     if args.workers < 1:
         problems.append(f"--workers / FEEDGATE_WORKERS: must be at least 1, got {args.workers}")
     if not 0 <= args.shard_index < args.shard_count:
@@ -175,28 +184,40 @@ def _setup_logging(level: str) -> None:
     )
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, problems: list[str]) -> int:
+    """The integer in variable ``name`` (``default`` when unset); a bad one is added to
+    ``problems``, to be listed with all the others."""
     value = os.environ.get(name)
     if value is None:
         return default
     try:
         return int(value)
     except ValueError:
-        raise ConfigError([f"{name}: not an integer: {value!r}"]) from None
+        problems.append(f"{name}: not an integer: {value!r}")
+        return default
+
+
+SCALE: tuple[tuple[str, str, int], ...] = (
+    ("workers", "FEEDGATE_WORKERS", os.cpu_count() or 1),
+    ("shard_index", "FEEDGATE_SHARD_INDEX", 0),
+    ("shard_count", "FEEDGATE_SHARD_COUNT", 1),
+)
+"""The scale flags (attribute, variable, default): a flag left out takes its variable, read
+with the config so that a bad one is listed along with the config's problems."""
 
 
 def _scale_arguments(parser: argparse.ArgumentParser) -> None:
     """Worker processes on this host and this host's shard of the plan (flags or env)."""
     parser.add_argument(
-        "--workers", type=int, default=_env_int("FEEDGATE_WORKERS", os.cpu_count() or 1),
+        "--workers", type=int, default=None,
         help="worker processes (env FEEDGATE_WORKERS; default: one per core)",
     )  # fmt: skip
     parser.add_argument(
-        "--shard-index", type=int, default=_env_int("FEEDGATE_SHARD_INDEX", 0),
+        "--shard-index", type=int, default=None,
         help="this host's shard (env FEEDGATE_SHARD_INDEX; a StatefulSet pod's ordinal)",
     )  # fmt: skip
     parser.add_argument(
-        "--shard-count", type=int, default=_env_int("FEEDGATE_SHARD_COUNT", 1),
+        "--shard-count", type=int, default=None,
         help="hosts sharing the plan (env FEEDGATE_SHARD_COUNT)",
     )  # fmt: skip
 
@@ -268,11 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except ConfigError as exc:  # a bad FEEDGATE_WORKERS/SHARD value
-        print(f"feedgate: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
         return code

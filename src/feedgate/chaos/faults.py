@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from feedgate.runtime.redis_cluster import command
+from feedgate.venues import get_venue
 
 if TYPE_CHECKING:
     from feedgate.chaos.soak import Soak
@@ -78,11 +79,9 @@ async def _malformed(soak: Soak, rng: random.Random) -> tuple[str, str | None]:
 async def _oversized(soak: Soak, rng: random.Random) -> tuple[str, str | None]:
     venue = rng.choice(MARKETS)
     server = soak.stack.servers[venue]
-    send = getattr(server, "send_oversized", None)
-    if send is None:
-        return f"{venue}: skipped, the simulator cannot send an oversized frame", None
-    send()
-    return f"{venue}: an oversized frame", f"exchange={venue}"
+    size = get_venue(venue).max_frame_bytes + 1
+    server.send_oversized(size)
+    return f"{venue}: a {size}-byte frame (one over the limit)", f"exchange={venue}"
 
 
 async def _redis_restart(soak: Soak, rng: random.Random) -> tuple[str, str | None]:

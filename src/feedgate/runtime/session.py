@@ -178,12 +178,27 @@ class Session:
             except TransportClosed as exc:
                 if self.end is not None:
                     return self.end
-                verdict: CloseVerdict = judge_close(self.runner.exchange, exc.code, exc.reason)
+                verdict: CloseVerdict = judge_close(
+                    self.runner.exchange, exc.code, exc.reason, exc.sent_code
+                )
+                if exc.sent_reason:  # we closed: say why (a frame over max_size, no pong)
+                    log.warning("%s: closed: %s", self.runner.connection_id, exc.sent_reason)
                 return EndSession(verdict.reason, fatal=verdict.fatal)
             recv_ts = time.time_ns() // 1000
             stats.frames += 1
             self.last_frame_s = clock()
-            self.carry_out(protocol.on_frame(frame, recv_ts))
+            try:
+                self.carry_out(protocol.on_frame(frame, recv_ts))
+            except Exception:
+                # on_frame must not raise (its contract), nor may an event fail to encode: a
+                # bug, then, that must cost this one session, not the connection for good (an
+                # exception here would end the runner). The state may be half updated, so the
+                # session starts over, as after any lost frame.
+                stats.parse_errors += 1
+                log.exception(
+                    "%s: a frame broke the protocol; reconnecting", self.runner.connection_id
+                )
+                return EndSession("protocol_error")
 
     def finish(self, end: EndSession) -> None:
         """End the session: the first reason wins; closing the socket wakes the read loop even

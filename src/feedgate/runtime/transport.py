@@ -21,12 +21,18 @@ _WS_LOGGER.setLevel(logging.INFO)
 
 
 class TransportClosed(Exception):
-    """The connection is gone; ``code``/``reason`` are the close frame's, when there was one."""
+    """The connection is gone; ``code``/``reason`` are the venue's close frame's, when one came.
+    ``sent_code``/``sent_reason``: ours, when we closed first because of what the venue sent
+    (1009: a frame or message larger than ``max_size``, refused before it was buffered)."""
 
-    def __init__(self, code: int | None, reason: str) -> None:
-        super().__init__(f"closed (code={code}, reason={reason!r})")
+    def __init__(
+        self, code: int | None, reason: str, sent_code: int | None = None, sent_reason: str = ""
+    ) -> None:
+        super().__init__(f"closed (code={code}, reason={reason!r}, sent_code={sent_code})")
         self.code = code
         self.reason = reason
+        self.sent_code = sent_code
+        self.sent_reason = sent_reason
 
 
 class HandshakeRejected(Exception):
@@ -48,6 +54,9 @@ class Transport(Protocol):
 @dataclass(frozen=True, slots=True)
 class TransportOptions:
     max_size: int = 4 * 1024 * 1024
+    """The largest message accepted (``VenueSpec.max_frame_bytes``): a frame header announcing
+    more, or fragments adding up to more, close the connection with 1009 before the payload is
+    read, so no venue can make a connection buffer more than this."""
     open_timeout_s: float = 10.0
     ping_interval_s: float | None = 20.0
     ping_timeout_s: float | None = 20.0
@@ -81,8 +90,14 @@ class WebsocketsTransport:
 
 
 def _closed(exc: ConnectionClosed) -> TransportClosed:
-    frame = exc.rcvd
-    return TransportClosed(frame.code if frame else None, frame.reason if frame else "")
+    got, sent = exc.rcvd, exc.sent
+    ours = sent if got is None or exc.rcvd_then_sent is False else None  # we spoke first
+    return TransportClosed(
+        got.code if got else None,
+        got.reason if got else "",
+        ours.code if ours else None,
+        ours.reason if ours else "",
+    )
 
 
 async def open_websocket(url: str, options: TransportOptions) -> Transport:
@@ -101,7 +116,7 @@ async def _connect(url: str, options: TransportOptions) -> ClientConnection:
         ping_interval=options.ping_interval_s,
         ping_timeout=options.ping_timeout_s,
         additional_headers=list(options.headers) or None,
-        compression=None,
+        compression=None,  # no permessage-deflate: nothing to inflate past max_size
         max_queue=options.max_queue,
         logger=_WS_LOGGER,
     )

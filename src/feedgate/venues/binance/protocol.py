@@ -33,7 +33,8 @@ from feedgate.protocol.base import (
 from feedgate.protocol.book import BookImage, BookUpdate
 from feedgate.protocol.bookkeeper import BookKeeper, TrackedBook
 from feedgate.protocol.booksync import REST_SNAPSHOT, BookSync
-from feedgate.protocol.levels import parse_levels
+from feedgate.protocol.checks import brief, clip, epoch_us
+from feedgate.protocol.levels import check_trade, parse_levels
 from feedgate.protocol.sequencing import UpdateIdRange
 from feedgate.venues.binance import wire
 from feedgate.venues.binance.options import BinanceOptions, snapshot_weight
@@ -133,11 +134,11 @@ class BinanceProtocol(VenueProtocol):
             if route is None:
                 if stream == "!serverShutdown":
                     return [Rotate("server_shutdown")]  # §1.8: replace before it closes
-                return [CountParseError(f"unexpected stream {stream!r}")]
+                return [CountParseError(f"unexpected stream {brief(stream)}")]
             try:
                 return self._on_data(route, msg["data"], recv_ts)
             except (KeyError, TypeError, ValueError) as exc:
-                return [CountParseError(f"{route.kind} frame: {type(exc).__name__}: {exc}")]
+                return [CountParseError(f"{route.kind} frame: {type(exc).__name__}: {clip(exc)}")]
         if "result" in msg and "id" in msg:
             return self._on_ack(msg, recv_ts)
         if "code" in msg or "error" in msg:
@@ -155,7 +156,7 @@ class BinanceProtocol(VenueProtocol):
                 last_id=int(data["u"]),
                 bids=parse_levels(data["b"]),
                 asks=parse_levels(data["a"]),
-                ts=int(data["E"]) * self._scale,
+                ts=epoch_us(int(data["E"]) * self._scale),
                 recv_ts=recv_ts,
             )
             actions: list[Action] = []
@@ -170,12 +171,13 @@ class BinanceProtocol(VenueProtocol):
         price, size, maker = data["p"], data["q"], data["m"]
         if type(price) is not str or type(size) is not str or type(maker) is not bool:
             raise TypeError("trade price/size must be strings and m a boolean")
+        check_trade(price, size)
         trade_id = data["a"] if route.kind == wire.AGG_TRADE else data["t"]
         return Trade(
             exchange=EXCHANGE,
             symbol=route.symbol,
             venue_symbol=route.venue_symbol,
-            ts=int(data["T"]) * self._scale,
+            ts=epoch_us(int(data["T"]) * self._scale),
             recv_ts=recv_ts,
             id=str(int(trade_id)),
             price=price,
@@ -204,7 +206,7 @@ class BinanceProtocol(VenueProtocol):
         which request failed: count it and carry on."""
         error = msg.get("error") if isinstance(msg.get("error"), dict) else msg
         assert isinstance(error, dict)
-        reason = f"code {error.get('code')}: {error.get('msg')}"
+        reason = f"code {clip(error.get('code'))}: {clip(error.get('msg'))}"
         request_id = msg.get("id", error.get("id"))
         pending = self._pending.pop(request_id, None) if type(request_id) is int else None
         if pending is None:
@@ -247,7 +249,7 @@ class BinanceProtocol(VenueProtocol):
                 recv_ts=now,
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            actions: list[Action] = [CountParseError(f"depth snapshot: {exc}")]
+            actions: list[Action] = [CountParseError(f"depth snapshot: {clip(exc)}")]
             self._books.carry_out(book, book.sync.on_snapshot_failed(), now, actions)
             return actions
         actions = []
