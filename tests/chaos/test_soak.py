@@ -7,7 +7,7 @@ from feedgate.chaos.soak import Soak
 
 SCHEDULE = [
     "venue_drop", "gap", "kill_worker", "malformed", "redis_restart", "checksum",
-    "venue_close", "redis_pause", "stall", "kill_worker",
+    "venue_close", "oversized", "redis_pause", "stall", "kill_worker",
 ]  # fmt: skip
 
 
