@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import settings as hypothesis_settings
 
 from feedgate.runtime.redis_cluster import EmbeddedRedisCluster
 from feedgate.runtime.redis_server import EmbeddedRedis
+
+# CI explores the same examples every run (a landing must not hang on a newly drawn case);
+# a developer's run draws new ones, which is how the fuzz tests find bugs
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CAPTURES = SHARED / "captures"

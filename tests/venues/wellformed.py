@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from typing import get_args
 
 import orjson
 
@@ -28,24 +29,15 @@ from feedgate.events import (
 from feedgate.messages import encode
 from feedgate.protocol.base import (
     Action,
-    Count,
     CountParseError,
     Emit,
-    Fatal,
-    FetchSnapshot,
-    Observe,
-    Reconnect,
-    Resync,
-    Send,
-    Subscribed,
 )
 
 DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 """Plain ASCII decimal text: what every venue writes, and what any consumer can parse."""
 MAX_TS_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 INT64_MAX = 2**63 - 1
-ACTIONS = (Send, Emit, FetchSnapshot, Reconnect, Fatal, CountParseError, Resync, Subscribed,
-           Observe, Count)  # fmt: skip
+ACTIONS = get_args(Action)  # every action the contract names (none forgotten when one is added)
 
 
 def check_level(level: Level, *, book: bool) -> None:

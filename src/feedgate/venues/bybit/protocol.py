@@ -170,6 +170,8 @@ class BybitProtocol(VenueProtocol):
             price, size, trade_id = item["p"], item["v"], item["i"]
             if type(price) is not str or type(size) is not str or type(trade_id) is not str:
                 raise TypeError("trade p, v and i must be strings")
+            if not trade_id:  # subscribers deduplicate by it: a trade must be named
+                raise ValueError("empty trade id i")
             check_trade(price, size)
             side = _SIDES[item["S"]]
             ts = _us(item["T"])
