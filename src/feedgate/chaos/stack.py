@@ -4,11 +4,8 @@ with its workers, as operators run it), and a way to read the gateway's metrics.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
-import random
 import signal
-import socket
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -19,7 +16,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from feedgate.runtime.redis_cluster import command
-from feedgate.runtime.redis_server import EmbeddedRedis
+from feedgate.runtime.redis_server import EmbeddedRedis, free_port_block
 from feedgate.runtime.simserver import SimServer
 from feedgate.venues import available_venues, get_venue
 
@@ -29,21 +26,6 @@ OUTPUT_BUFFER_LIMIT = "pubsub 512kb 256kb 2"
 # short thresholds, so a stall is noticed within the soak (market venues only: the others are
 # quiet by nature)
 STALENESS = {"transport_idle_s": 8.0, "book_idle_s": 8.0, "bbo_idle_s": 8.0}
-
-
-def port_block(count: int) -> int:
-    """A base port with base - 1 … base + count - 1 free (supervisor and workers)."""
-    for _ in range(200):
-        base = random.randint(20_000, 60_000)
-        with contextlib.ExitStack() as stack:
-            try:
-                for port in range(base - 1, base + count):
-                    s = stack.enter_context(socket.socket())
-                    s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return base
-    raise RuntimeError("no free port block")
 
 
 def toml(value: dict[str, Any], prefix: str = "") -> str:
@@ -107,7 +89,7 @@ class SoakStack:
                 "options": options,
                 **({"staleness": STALENESS} if "book" in spec.channels else {}),
             })  # fmt: skip
-        self.metrics_port = port_block(self.workers)
+        self.metrics_port = free_port_block(self.workers)
         config = {
             "log_level": "WARNING",
             "redis": {"url": self.redis.url},

@@ -21,19 +21,21 @@ from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from feedgate import redact
 from feedgate.client.messages import AnyMessage, SchemaError, decode
-from feedgate.client.subscriber import Delivery, Interpreter, check_subscription, tls_kwargs
+from feedgate.client.subscriber import (
+    DATA_TYPES,
+    LOST,
+    Delivery,
+    Interpreter,
+    check_subscription,
+    tls_kwargs,
+)
 from feedgate.runtime.redis_target import is_cluster_url, parse_redis_url
 from feedgate.tls import TlsOptions
 
 log = logging.getLogger(__name__)
-
-_LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
-_DATA_TYPES = {"message", "pmessage", "smessage"}
 
 
 def _client(url: str, tls: TlsOptions | None) -> redis.Redis | RedisCluster:
@@ -95,7 +97,7 @@ def subscribe(
                     item = pubsub.get_sharded_message(timeout=0.01)
                 else:
                     item = pubsub.get_message(timeout=0.5)
-                if item is None or item["type"] not in _DATA_TYPES:
+                if item is None or item["type"] not in DATA_TYPES:
                     if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
                         return
                     continue
@@ -105,7 +107,7 @@ def subscribe(
                 delivery = interpreter.interpret(name, item["data"])
                 if delivery is not None:
                     yield delivery
-        except _LOST as exc:
+        except LOST as exc:
             where = redact.redis_url(url)
             log.warning("subscription to %s lost (%s): reconnecting", where, exc)
             interpreter.tracker.reconnected()

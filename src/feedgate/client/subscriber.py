@@ -38,8 +38,8 @@ from feedgate.tls import TlsOptions
 
 log = logging.getLogger(__name__)
 
-_DATA_TYPES = {"message", "pmessage", "smessage"}
-_LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+DATA_TYPES = {"message", "pmessage", "smessage"}
+LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +204,12 @@ class Subscriber(Interpreter):
         while True:
             try:
                 item = await self._next_raw(1.0)
-            except _LOST as exc:
+            except LOST as exc:
                 if not self.reconnect:
                     raise
                 await self._reconnect(exc)
                 continue
-            if item is not None and item["type"] in _DATA_TYPES:
+            if item is not None and item["type"] in DATA_TYPES:
                 self._retry_delay = 0.0
                 channel = item["channel"]
                 yield channel.decode() if isinstance(channel, bytes) else channel, item["data"]
@@ -228,7 +228,7 @@ class Subscriber(Interpreter):
         while True:
             try:
                 await self.connect()
-            except (*_LOST, TimeoutError) as exc:
+            except (*LOST, TimeoutError) as exc:
                 log.info("reconnect failed: %s", exc)
                 await self.close()
                 await asyncio.sleep(self._retry_delay * (0.5 + random.random()))

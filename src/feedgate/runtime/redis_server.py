@@ -63,6 +63,28 @@ class ServerTls:
         ]  # fmt: skip
 
 
+def free_port_block(count: int) -> int:
+    """A base port such that base - 1 … base + count - 1 are all free on loopback (the
+    supervisor serves on metrics.port - 1 and worker i on metrics.port + i)."""
+    import random
+
+    for _ in range(200):
+        base = random.randint(20_000, 60_000)
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base - 1, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free block of loopback ports")
+
+
 class EmbeddedRedis:
     """Start with ``start()`` (or ``with``); ``url`` is ``redis://127.0.0.1:PORT/0`` (or
     ``rediss://`` with ``tls``)."""
