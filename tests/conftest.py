@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import settings as hypothesis_settings
 
 from feedgate.runtime.redis_cluster import EmbeddedRedisCluster
-from feedgate.runtime.redis_server import EmbeddedRedis
+from feedgate.runtime.redis_server import EmbeddedRedis, free_port_block
+
+# CI explores the same examples every run (a landing must not hang on a newly drawn case);
+# a developer's run draws new ones, which is how the fuzz tests find bugs
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+__all__ = ["free_port_block", "wait_for"]
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CAPTURES = SHARED / "captures"
@@ -55,26 +64,3 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.01)
-
-
-def free_port_block(count: int) -> int:
-    """A base port such that base - 1 … base + count - 1 are all free on loopback (the
-    supervisor serves on metrics.port - 1 and worker i on metrics.port + i)."""
-    import random
-    import socket
-
-    for _ in range(200):
-        base = random.randint(20_000, 60_000)
-        sockets: list[socket.socket] = []
-        try:
-            for port in range(base - 1, base + count):
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no free block of loopback ports")

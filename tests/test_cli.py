@@ -142,3 +142,102 @@ async def test_simulate_serves_rest_and_websocket() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+# Imported by every Python process started with this folder on PYTHONPATH: records what a
+# process starts (bound sockets, child processes) through the interpreter's audit hooks.
+WATCH = """
+import os, sys
+_STARTS = ("socket.bind", "socket.listen", "subprocess.Popen", "os.fork", "os.forkpty",
+           "os.posix_spawn", "os.spawn", "os.exec", "os.system")
+_LOG = os.environ["FEEDGATE_TEST_STARTS"]
+def _record(event, args):
+    if event in _STARTS:
+        with open(_LOG, "a") as f:
+            f.write(f"{event} {args!r:.200}\\n")
+sys.addaudithook(_record)
+"""
+
+
+def run_watched(tmp_path: Path, argv: list[str], env: dict[str, str]) -> tuple[Any, str]:
+    """Run ``argv`` with the audit hook in: the result and what the process started."""
+    (tmp_path / "sitecustomize.py").write_text(WATCH)
+    starts = tmp_path / "starts.log"
+    starts.write_text("")
+    environ = {**os.environ, **env, "FEEDGATE_TEST_STARTS": str(starts)}
+    environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(tmp_path), environ.get("PYTHONPATH")])
+    )
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=environ)
+    return result, starts.read_text()
+
+
+def test_a_config_with_many_problems_lists_them_all_exits_2_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("""
+log_level = "LOUD"
+[redis]
+max_queue = "lots"
+[metrics]
+port = 70000
+[[feeds]]
+exchange = "nosuchvenue"
+channels = ["trades"]
+symbols = ["BTC-USDT"]
+[[feeds]]
+exchange = "binance"
+channels = ["trades", "candles"]
+symbols = ["btc-usdt"]
+[feeds.options]
+snapshot_limit = "many"
+[[feeds]]
+exchange = "upbit"
+channels = ["my_order"]
+symbols = ["BTC-KRW"]
+[[feeds]]
+exchange = "kraken"
+channels = "trades"
+symbols = ["BTC-USD"]
+""")
+    env = {"FEEDGATE_REDIS__MAX_QUEUE": "abc", "FEEDGATE_WORKERS": "x", "FEEDGATE_SHARD_COUNT": "y"}
+    result, starts = run_watched(tmp_path, [*FEEDGATE, "run", "--config", str(config)], env)
+    assert result.returncode == 2, result.stderr
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    expected = [
+        "redis.max_queue: Input should be a valid integer",
+        "(from FEEDGATE_REDIS__MAX_QUEUE)",
+        "metrics.port: Input should be less than or equal to 65535",
+        "feeds.0.exchange: Value error, unknown exchange 'nosuchvenue'",
+        "feeds.1.channels: Value error, binance does not offer channels ['candles']",
+        "feeds.1.symbols: Value error, symbol 'btc-usdt' is not canonical",
+        "feeds.1.options: Value error, bad options: options.snapshot_limit",
+        "feeds.2: Value error, upbit: private channels need access_key and secret_key",
+        "feeds.3.channels: Input should be a valid list",
+        "log_level: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'",
+        "FEEDGATE_WORKERS: not an integer: 'x'",
+        "FEEDGATE_SHARD_COUNT: not an integer: 'y'",
+    ]
+    for text in expected:
+        assert any(text in line for line in problems), f"{text!r} not in {result.stderr}"
+    assert len(problems) == 11 and "Traceback" not in result.stderr
+    assert starts == "", f"started before giving up: {starts}"
+    # the watch itself works: a process that binds a socket is seen doing it
+    bind = "import socket; socket.socket().bind(('127.0.0.1', 0))"
+    _, seen = run_watched(tmp_path, [sys.executable, "-c", bind], {})
+    assert seen.startswith("socket.bind")
+
+
+def test_a_variable_that_should_be_json_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        '[[feeds]]\nexchange = "binance"\nchannels = ["trades"]\nsymbols = ["BTC-USDT"]\n'
+    )
+    env = {"FEEDGATE_FEEDS": "[{not json", "FEEDGATE_REDIS": "nope"}
+    result, starts = run_watched(tmp_path, [*FEEDGATE, "run", "--config", str(config)], env)
+    assert starts == ""
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "feeds: Input should be a valid list (from FEEDGATE_FEEDS)" in result.stderr
+    assert "redis: Input should be a valid dictionary" in result.stderr
+    assert "(from FEEDGATE_REDIS)" in result.stderr

@@ -67,8 +67,9 @@ snapshot_limit = 99999
     assert "redis.url" in text and "redis://" in text
     assert "feeds.0.exchange" in text and "nosuchvenue" in text
     assert "feeds.0.symbols" in text and "BTCUSDT" in text
-    assert "feeds.1: Value error, binance does not offer channels ['candles']" in text
-    assert len(info.value.problems) >= 4
+    assert "feeds.1.channels: Value error, binance does not offer channels ['candles']" in text
+    assert "feeds.1.options: Value error, bad options: options.snapshot_limit" in text
+    assert len(info.value.problems) == 5
 
 
 def test_bad_venue_option_names_the_option(tmp_path: Path) -> None:
@@ -158,3 +159,52 @@ def test_rotate_after_is_validated(value: object, problem: str) -> None:
             "rotate_after": value,
         }]})  # fmt: skip
     assert problem in str(info.value) and "feeds.0" in str(info.value)
+
+
+def test_a_feed_lists_every_problem_not_only_the_first(tmp_path: Path) -> None:
+    """Each check belongs to its field, so a bad symbol does not hide a bad channel or option
+    (nor a blank or a non-ASCII letter pass as canonical: symbols name channels)."""
+    bad = """
+[[feeds]]
+exchange = "binance"
+channels = ["trades", "candles"]
+symbols = [" BTC-USDT", "ÉTH-USDT", "BTC-USDT", "BTC-USDT"]
+[feeds.options]
+snapshot_limit = "many"
+bogus = 1
+"""
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, bad))
+    problems = info.value.problems
+    assert problems == [
+        "feeds.0.channels: Value error, binance does not offer channels ['candles']",
+        "feeds.0.symbols: Value error, symbol ' BTC-USDT' is not canonical BASE-QUOTE uppercase;"
+        " symbol 'ÉTH-USDT' is not canonical BASE-QUOTE uppercase; symbols are listed twice",
+        "feeds.0.options: Value error, bad options: options.snapshot_limit: Input should be a"
+        " valid integer, unable to parse string as an integer; options.bogus: Extra inputs are"
+        " not permitted",
+    ]
+
+
+def test_what_only_the_protocol_knows_fails_at_load_not_in_the_workers(tmp_path: Path) -> None:
+    private = '[[feeds]]\nexchange = "upbit"\nchannels = ["my_order"]\nsymbols = ["BTC-KRW"]\n'
+    with pytest.raises(ConfigError, match="private channels need access_key and secret_key"):
+        load_settings(write(tmp_path, private))
+
+
+def test_a_problem_set_by_the_environment_names_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDGATE_REDIS__MAX_QUEUE", "abc")
+    monkeypatch.setenv("FEEDGATE_STREAMS", "{not json")
+    monkeypatch.setenv("FEEDGATE_LOG_LEVEL", "LOUD")
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, GOOD))
+    text = "\n".join(info.value.problems)
+    assert "redis.max_queue: Input should be a valid integer" in text
+    assert "(from FEEDGATE_REDIS__MAX_QUEUE)" in text
+    assert (
+        "streams: Input should be a valid dictionary" in text and "(from FEEDGATE_STREAMS)" in text
+    )
+    assert "log_level: Input should be" in text and "(from FEEDGATE_LOG_LEVEL)" in text
+    assert len(info.value.problems) == 3

@@ -83,3 +83,19 @@ def test_summary_counts_rates_and_gaps() -> None:
     line = summary.line(now=110.0)
     assert line == "-- 10s: 6.0 msgs/s, gaps 1: a 5.0/s, b 1.0/s"
     assert summary.line(now=115.0) == "-- 5s: 0.0 msgs/s: silence"
+
+
+def test_an_unreachable_server_is_one_line_and_exit_1() -> None:
+    import subprocess
+    import sys
+
+    from feedgate.runtime.redis_server import free_port
+
+    url = f"redis://user:s3cret-pw@127.0.0.1:{free_port()}/0"
+    result = subprocess.run(
+        [sys.executable, "-m", "feedgate.cli", "tail", "trades:*", "--url", url],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("feedgate tail: ") and "Traceback" not in result.stderr
+    assert "s3cret-pw" not in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 STATUS_CHANNEL = "feedgate:status"
@@ -44,14 +45,19 @@ def private_channel(exchange: str, account: str, kind: str) -> str:
     return f"private:{exchange}:{account}:{kind}"
 
 
+_SYMBOL_PART = re.compile(r"[A-Z0-9]+").fullmatch
+
+
 def canonical_symbol(base: str, quote: str) -> str:
     """``BASE-QUOTE`` uppercase, the form every channel uses."""
     return f"{base.upper()}-{quote.upper()}"
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:
-    """Split a canonical symbol; raises ValueError for anything not ``BASE-QUOTE``."""
+    """Split a canonical symbol; raises ValueError for anything not ``BASE-QUOTE`` of uppercase
+    ASCII letters and digits (a blank or a non-ASCII letter would pass ``str.upper``, and the
+    symbol names channels)."""
     base, sep, quote = symbol.partition("-")
-    if not sep or not base or not quote or "-" in quote or symbol != symbol.upper():
+    if not (sep and _SYMBOL_PART(base) and _SYMBOL_PART(quote)):
         raise ValueError(f"symbol {symbol!r} is not canonical BASE-QUOTE uppercase")
     return base, quote

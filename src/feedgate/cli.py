@@ -49,6 +49,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = _checked_settings(args, load_settings)
     _setup_logging(settings.log_level)
+    # what was read, for whoever debugs a config; secrets show masked (tests/security)
+    logging.getLogger("feedgate.cli").debug("settings: %r", settings)
     _install_uvloop()
     supervisor = Supervisor(
         Path(args.config), settings, args.workers,
@@ -64,6 +66,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _checked_settings(args, load_settings)
     _setup_logging(settings.log_level)
+    logging.getLogger("feedgate.cli").debug("worker %d settings: %r", args.worker_index, settings)
     _install_uvloop()
     gateway = run_gateway(
         settings, worker_index=args.worker_index, worker_count=args.workers,
@@ -92,10 +95,19 @@ async def _exit_with_parent(main: Coroutine[Any, Any, None], parent: int) -> Non
 
 
 def _checked_settings(args: argparse.Namespace, load: Any) -> Any:
-    settings = load(args.config)
-    if not settings.feeds:
-        raise ConfigError(["feeds: at least one [[feeds]] entry is needed"])
-    problems = []
+    """The settings, or a ConfigError listing every problem at once: the config file's and the
+    environment's, and the scale flags' (``--workers`` and the shard, or their variables)."""
+    problems: list[str] = []
+    for flag, variable, default in SCALE:
+        if getattr(args, flag) is None:
+            setattr(args, flag, _env_int(variable, default, problems))
+    try:
+        settings = load(args.config)
+    except ConfigError as exc:
+        problems[:0] = exc.problems
+    else:
+        if not settings.feeds:
+            problems.insert(0, "feeds: at least one [[feeds]] entry is needed")
     if args.workers < 1:
         problems.append(f"--workers / FEEDGATE_WORKERS: must be at least 1, got {args.workers}")
     if not 0 <= args.shard_index < args.shard_count:
@@ -137,24 +149,32 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_tail(args: argparse.Namespace) -> int:
-    from feedgate.tail import Filters, check_channels, tail
+    from feedgate.tail import Filters, check_channels, tail, tls_options
 
     check_channels(args.url, args.patterns)  # a bad argument exits 2 before connecting
+    tls = tls_options(args.url, args.tls_ca, args.tls_cert, args.tls_key, not args.tls_no_verify)
     filters = Filters(
         types=set(args.type.split(",")) if args.type else None,
         exchanges=set(args.exchange.split(",")) if args.exchange else None,
         symbols=set(args.symbol.split(",")) if args.symbol else None,
     )
-    _run_until_signal(
-        tail(
-            args.url,
-            args.patterns,
-            as_json=args.json,
-            limit=args.limit,
-            filters=filters,
-            summary_s=args.summary,
+    from redis.exceptions import RedisError
+
+    try:
+        _run_until_signal(
+            tail(
+                args.url,
+                args.patterns,
+                as_json=args.json,
+                limit=args.limit,
+                filters=filters,
+                summary_s=args.summary,
+                tls=tls,
+            )
         )
-    )
+    except (RedisError, OSError) as exc:  # a refused login, an unreachable server: one line
+        print(f"feedgate tail: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -164,28 +184,40 @@ def _setup_logging(level: str) -> None:
     )
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, problems: list[str]) -> int:
+    """The integer in variable ``name`` (``default`` when unset); a bad one is added to
+    ``problems``, to be listed with all the others."""
     value = os.environ.get(name)
     if value is None:
         return default
     try:
         return int(value)
     except ValueError:
-        raise ConfigError([f"{name}: not an integer: {value!r}"]) from None
+        problems.append(f"{name}: not an integer: {value!r}")
+        return default
+
+
+SCALE: tuple[tuple[str, str, int], ...] = (
+    ("workers", "FEEDGATE_WORKERS", os.cpu_count() or 1),
+    ("shard_index", "FEEDGATE_SHARD_INDEX", 0),
+    ("shard_count", "FEEDGATE_SHARD_COUNT", 1),
+)
+"""The scale flags (attribute, variable, default): a flag left out takes its variable, read
+with the config so that a bad one is listed along with the config's problems."""
 
 
 def _scale_arguments(parser: argparse.ArgumentParser) -> None:
     """Worker processes on this host and this host's shard of the plan (flags or env)."""
     parser.add_argument(
-        "--workers", type=int, default=_env_int("FEEDGATE_WORKERS", os.cpu_count() or 1),
+        "--workers", type=int, default=None,
         help="worker processes (env FEEDGATE_WORKERS; default: one per core)",
     )  # fmt: skip
     parser.add_argument(
-        "--shard-index", type=int, default=_env_int("FEEDGATE_SHARD_INDEX", 0),
+        "--shard-index", type=int, default=None,
         help="this host's shard (env FEEDGATE_SHARD_INDEX; a StatefulSet pod's ordinal)",
     )  # fmt: skip
     parser.add_argument(
-        "--shard-count", type=int, default=_env_int("FEEDGATE_SHARD_COUNT", 1),
+        "--shard-count", type=int, default=None,
         help="hosts sharing the plan (env FEEDGATE_SHARD_COUNT)",
     )  # fmt: skip
 
@@ -226,7 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="channel patterns, e.g. 'trades:*' (exact channel names with a redis+cluster:// url)",
     )
-    tail_.add_argument("--url", default="redis://127.0.0.1:6379/0")
+    tail_.add_argument(
+        "--url",
+        # a password on the command line is visible to every user of the host (ps): the
+        # environment is not
+        default=os.environ.get("FEEDGATE_TAIL_URL", "redis://127.0.0.1:6379/0"),
+        help="rediss:// for TLS, user:password@ for an ACL user; default: env FEEDGATE_TAIL_URL"
+        " or redis://127.0.0.1:6379/0",
+    )
+    tail_.add_argument("--tls-ca", metavar="FILE", help="CA bundle that signed Redis's cert")
+    tail_.add_argument("--tls-cert", metavar="FILE", help="client certificate (PEM)")
+    tail_.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
+    tail_.add_argument(
+        "--tls-no-verify", action="store_true", help="do not check the certificate's host name"
+    )
     tail_.add_argument("--json", action="store_true", help="raw JSON, one message per line")
     tail_.add_argument("--limit", type=int, default=None, help="stop after N messages")
     tail_.add_argument("--type", help="only these message types, e.g. trade,bbo")
@@ -244,11 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except ConfigError as exc:  # a bad FEEDGATE_WORKERS/SHARD value
-        print(f"feedgate: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
         return code

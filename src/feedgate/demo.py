@@ -109,7 +109,8 @@ async def run_demo(
                 "symbols": [] if get_venue(venue).symbolless else symbols,
                 "options": options,
             })  # fmt: skip
-        settings = build_settings({"metrics": {"port": 0}, "feeds": feeds})
+        # loopback only, like the simulators and Redis: a demo exposes nothing to the network
+        settings = build_settings({"metrics": {"host": "127.0.0.1", "port": 0}, "feeds": feeds})
         worker = Worker(settings, redis_url=redis.url)
         await worker.start()
         metrics_url = f"http://{worker.health.host}:{worker.health.port}/metrics"

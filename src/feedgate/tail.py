@@ -13,6 +13,7 @@ import asyncio
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ import orjson
 from feedgate.client.subscriber import Subscriber
 from feedgate.errors import ConfigError
 from feedgate.runtime.redis_target import is_cluster_url
+from feedgate.tls import TlsOptions
 
 _COLORS = {
     "trade": "\033[36m",
@@ -102,6 +104,7 @@ async def tail(
     limit: int | None = None,
     filters: Filters | None = None,
     summary_s: float = 0.0,
+    tls: TlsOptions | None = None,
 ) -> None:
     """Print matching messages until ``limit`` (or forever). A line marks each seq gap; with
     ``summary_s`` a rate summary line per channel follows every so many seconds."""
@@ -112,7 +115,7 @@ async def tail(
     summary = RateSummary(summary_s, loop.time())
     sharded = is_cluster_url(url)
     subscriber = Subscriber(
-        url, channels=patterns if sharded else (), patterns=() if sharded else patterns
+        url, channels=patterns if sharded else (), patterns=() if sharded else patterns, tls=tls
     )
     seen = 0
     reporter = asyncio.create_task(summary.run()) if summary_s > 0 else None
@@ -163,3 +166,23 @@ def _show(
 def check_channels(url: str, patterns: list[str]) -> None:
     if is_cluster_url(url) and any(c in name for name in patterns for c in "*?["):
         raise ConfigError(["tail: sharded Pub/Sub has no patterns: name the channels exactly"])
+
+
+def tls_options(
+    url: str, ca: str | None, cert: str | None, key: str | None, check_hostname: bool = True
+) -> TlsOptions | None:
+    """``--tls-*`` arguments → TlsOptions (None without any); every problem is listed."""
+    if ca is None and cert is None and key is None and check_hostname:
+        return None
+    problems = [
+        f"{flag}: file {path} does not exist"
+        for flag, path in (("--tls-ca", ca), ("--tls-cert", cert), ("--tls-key", key))
+        if path is not None and not Path(path).is_file()
+    ]
+    if not url.startswith(("rediss://", "rediss+cluster://")):
+        problems.append("--tls-*: need a rediss:// --url")
+    if key is not None and cert is None:
+        problems.append("--tls-key: needs --tls-cert")
+    if problems:
+        raise ConfigError(problems)
+    return TlsOptions(ca, cert, key, check_hostname)

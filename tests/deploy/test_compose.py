@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from pydantic import SecretStr
 
 from feedgate.cli import build_parser
 from feedgate.runtime.simserver import simulator_server
@@ -165,6 +166,8 @@ def test_demo_feeds_point_at_their_simulators(monkeypatch: pytest.MonkeyPatch) -
         service = f"sim-{feed.exchange}"
         args = simulators[service]
         for url in (feed.options["ws_url"], feed.options["rest_url"]):
+            if isinstance(url, SecretStr):  # a node url may carry a key (ethereum)
+                url = url.get_secret_value()
             parts = urlsplit(url)
             assert (parts.hostname, parts.port) == (service, args.port), url
         symbols = args.symbols.split(",")

@@ -231,11 +231,13 @@ async def running_stack(
         subscriber = Subscriber(client)
         await subscriber.start(*SUBSCRIBED_PATTERNS)
     worker = Worker(gateway_settings(server, symbols, venue, **feed), redis_url=redis_url)
+    stack: Stack | None = None
     try:
         await worker.start()
-        yield Stack(sim, server, worker, subscriber)
+        stack = Stack(sim, server, worker, subscriber)
+        yield stack
     finally:
-        await worker.stop()
+        await (stack.worker if stack is not None else worker).stop()  # a test may replace it
         await subscriber.stop()
         await server.stop()
         await client.aclose()

@@ -23,3 +23,12 @@ def test_close_verdicts(
     exchange: str, code: int | None, reason: str, verdict: CloseVerdict
 ) -> None:
     assert judge_close(exchange, code, reason) == verdict
+
+
+def test_our_own_close_for_an_oversized_frame_names_it() -> None:
+    """We closed with 1009 (a frame over ``max_size``): whatever the venue answered, the reason
+    is ours; a venue's own 1009 (our message was too big for it) keeps its label."""
+    ours = judge_close("binance", None, "", sent_code=1009)
+    assert ours == CloseVerdict("frame_too_large", False)
+    assert judge_close("binance", 1009, "") == CloseVerdict("message_too_big", False)
+    assert judge_close("binance", 1000, "", 1000) == CloseVerdict("closed_by_venue", False)

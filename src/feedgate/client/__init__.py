@@ -23,6 +23,7 @@ from feedgate.client.messages import (
 )
 from feedgate.client.replay import replay
 from feedgate.client.subscriber import Delivery, Subscriber
+from feedgate.tls import TlsOptions
 
 __all__ = [
     "Announcement",
@@ -40,6 +41,7 @@ __all__ = [
     "SeqTracker",
     "Status",
     "Subscriber",
+    "TlsOptions",
     "Trade",
     "decode",
     "replay",

@@ -21,31 +21,37 @@ from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from feedgate import redact
 from feedgate.client.messages import AnyMessage, SchemaError, decode
-from feedgate.client.subscriber import Delivery, Interpreter, check_subscription
+from feedgate.client.subscriber import (
+    DATA_TYPES,
+    LOST,
+    Delivery,
+    Interpreter,
+    check_subscription,
+    tls_kwargs,
+)
 from feedgate.runtime.redis_target import is_cluster_url, parse_redis_url
+from feedgate.tls import TlsOptions
 
 log = logging.getLogger(__name__)
 
-_LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
-_DATA_TYPES = {"message", "pmessage", "smessage"}
 
-
-def _client(url: str) -> redis.Redis | RedisCluster:
+def _client(url: str, tls: TlsOptions | None) -> redis.Redis | RedisCluster:
+    kwargs = tls_kwargs(url, tls)
     if not is_cluster_url(url):
-        return redis.Redis.from_url(url)
+        return redis.Redis.from_url(url, **kwargs)
     seed = parse_redis_url(url)[0][0]
     return RedisCluster(
-        seed.host, seed.port, username=seed.username, password=seed.password, ssl=seed.tls
-    )
+        seed.host, seed.port, username=seed.username, password=seed.password, ssl=seed.tls,
+        **kwargs,
+    )  # fmt: skip
 
 
-def latest(url: str, key: str) -> AnyMessage | None:
+def latest(url: str, key: str, *, tls: TlsOptions | None = None) -> AnyMessage | None:
     """The message a last-value key holds (``book:*``, ``bbo:*``), or None when absent."""
-    client = _client(url)
+    client = _client(url, tls)
     try:
         raw = client.get(key)
     finally:
@@ -65,14 +71,16 @@ def subscribe(
     *,
     strict: bool = False,
     idle_timeout: float | None = None,
+    tls: TlsOptions | None = None,
 ) -> Iterator[Delivery]:
     """Deliveries until the caller stops iterating (or ``idle_timeout`` passes with none)."""
     channel_list, pattern_list = list(channels), list(patterns)
     sharded = check_subscription(url, channel_list, pattern_list)
+    tls_kwargs(url, tls)  # refuse TLS options with a plain url before the first connect
     interpreter = Interpreter(strict)
     delay = 0.1
     while True:
-        client = _client(url)
+        client = _client(url, tls)
         pubsub: Any = client.pubsub()  # type: ignore[no-untyped-call]
         try:
             if sharded:
@@ -89,7 +97,7 @@ def subscribe(
                     item = pubsub.get_sharded_message(timeout=0.01)
                 else:
                     item = pubsub.get_message(timeout=0.5)
-                if item is None or item["type"] not in _DATA_TYPES:
+                if item is None or item["type"] not in DATA_TYPES:
                     if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
                         return
                     continue
@@ -99,8 +107,9 @@ def subscribe(
                 delivery = interpreter.interpret(name, item["data"])
                 if delivery is not None:
                     yield delivery
-        except _LOST as exc:
-            log.warning("subscription to %s lost (%s): reconnecting", url, exc)
+        except LOST as exc:
+            where = redact.redis_url(url)
+            log.warning("subscription to %s lost (%s): reconnecting", where, exc)
             interpreter.tracker.reconnected()
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 5.0)

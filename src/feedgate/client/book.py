@@ -23,20 +23,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from decimal import Decimal
 from enum import Enum
 from types import TracebackType
 
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisError
 
 from feedgate.client.messages import BookDelta, BookSnapshot, Level, SchemaError, Status, decode
 from feedgate.client.subscriber import Delivery, Subscriber, redis_client
+from feedgate.tls import TlsOptions
 
 log = logging.getLogger(__name__)
 
 STATUS_CHANNEL = "feedgate:status"
 RELOAD_POLL_S = 0.05
+MAX_POLL_S = 0.5
+MAX_BUFFERED = 10_000  # deltas kept while waiting for a snapshot (the oldest go first)
 KEY_REFRESH_S = 2.5  # the gateway's checkpoint interval (1 s) + its tick (1 s) + a margin
 
 
@@ -48,7 +52,13 @@ class State(Enum):
 
 class BookFollower:
     def __init__(
-        self, url: str, exchange: str, symbol: str, *, key_refresh_s: float = KEY_REFRESH_S
+        self,
+        url: str,
+        exchange: str,
+        symbol: str,
+        *,
+        key_refresh_s: float = KEY_REFRESH_S,
+        tls: TlsOptions | None = None,
     ) -> None:
         self.url = url
         self.exchange = exchange
@@ -61,10 +71,10 @@ class BookFollower:
         self.state = State.WAITING
         self.resyncs: Counter[str] = Counter()  # by reason: gap, restart, reconnected, book_reset
         self._subscriber = Subscriber(
-            url, channels=[self.channel, STATUS_CHANNEL], on_reconnect=self._resubscribed
+            url, channels=[self.channel, STATUS_CHANNEL], on_reconnect=self._resubscribed, tls=tls
         )
-        self._keys = redis_client(url)
-        self._fresh = True  # nothing received on this subscription yet
+        self._keys = redis_client(url, tls)
+        self._buffer: deque[BookDelta] = deque()  # deltas received while WAITING
         self._subscribed_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._loader: asyncio.Task[None] | None = None
@@ -140,7 +150,6 @@ class BookFollower:
 
     def _resubscribed(self, count: bool = True) -> None:
         """A new subscription: what went by before it is unknown, so start over from the key."""
-        self._fresh = True
         self._subscribed_at = asyncio.get_running_loop().time()
         self._invalidate("reconnected" if count else None)
         self._start_loader(self._load_after_subscribing())
@@ -165,14 +174,20 @@ class BookFollower:
                 # the gateway deleted the key; its next book_snapshot message rebuilds us
                 self._invalidate("book_reset")
             return
-        self._fresh = False
         if isinstance(message, BookSnapshot):
             self._load(message, State.VALID)  # published after we subscribed: complete
-            return
-        if not isinstance(message, BookDelta) or self.state is State.WAITING:
-            return
-        if delivery.gap is not None and delivery.gap.reason == "restart":
-            self._resync("restart")
+        elif isinstance(message, BookDelta):
+            restarted = delivery.gap is not None and delivery.gap.reason == "restart"
+            self._delta(message, restarted)
+
+    def _delta(self, message: BookDelta, restarted: bool = False) -> None:
+        if self.state is State.WAITING:
+            # kept until a snapshot is loaded: the deltas after it are applied from here
+            self._buffer.append(message)
+            if len(self._buffer) > MAX_BUFFERED:
+                self._buffer.popleft()
+        elif restarted:
+            self._resync("restart", message)
         elif message.seq <= self.seq:
             # already in the snapshot read from the key; and since it was published after we
             # subscribed, that snapshot holds everything from before too
@@ -188,7 +203,7 @@ class BookFollower:
             self._confirm()
             self._changed.set()
         else:
-            self._resync("gap")
+            self._resync("gap", message)
 
     def _confirm(self) -> None:
         if self.state is State.CONFIRMING:
@@ -203,23 +218,34 @@ class BookFollower:
         if state is State.VALID:
             self._synced.set()
         self._changed.set()
+        buffered, self._buffer = self._buffer, deque()
+        for delta in buffered:  # a gap among them starts over, buffering the rest again
+            self._delta(delta)
 
     def _invalidate(self, reason: str | None) -> None:
         if reason is not None and self.state is not State.WAITING:
             self.resyncs[reason] += 1
         self.state = State.WAITING
+        self._buffer.clear()
         self.bids, self.asks = {}, {}
         self._synced.clear()
         self._changed.set()
 
-    def _resync(self, reason: str) -> None:
+    def _resync(self, reason: str, revealed_by: BookDelta) -> None:
         self._invalidate(reason)
+        self._buffer.append(revealed_by)
         self._start_loader(self._reload_after_gap())
 
     async def _read_key(self) -> BookSnapshot | None:
-        raw = await self._keys.get(self.channel)
+        """The key's snapshot; None while it is absent (the gateway is resyncing, or Redis lost
+        it in a restart) or unreadable (Redis is down: the caller polls again)."""
+        try:
+            raw = await self._keys.get(self.channel)
+        except (RedisError, OSError) as exc:
+            log.info("reading %s failed (%s): retrying", self.channel, exc)
+            return None
         if raw is None:
-            return None  # the gateway is resyncing: its next book_snapshot message will come
+            return None
         try:
             snapshot = decode(raw)
         except SchemaError as exc:
@@ -228,28 +254,42 @@ class BookFollower:
         return snapshot if isinstance(snapshot, BookSnapshot) else None
 
     async def _load_after_subscribing(self) -> None:
-        """Load the key now (to be confirmed), and once the key is surely fresh read it again:
-        if no message has proven the book complete by then, the key holds everything."""
+        """Load the key now (to be confirmed by the next delta); once the key is surely fresh,
+        read it until it is there: if no message has proven the book complete by then, that
+        key holds everything published before the subscription."""
         snapshot = await self._read_key()
         if snapshot is not None and self.state is State.WAITING:
             self._load(snapshot, State.CONFIRMING)
         loop = asyncio.get_running_loop()
         await asyncio.sleep(max(0.0, self._subscribed_at + self.key_refresh_s - loop.time()))
-        if self.state is State.VALID:
-            return
-        snapshot = await self._read_key()
-        if snapshot is not None and not self.valid and snapshot.seq >= self.seq:
-            self._load(snapshot, State.VALID)
+        delay = RELOAD_POLL_S
+        while not self.valid:
+            snapshot = await self._read_key()
+            if (
+                snapshot is not None
+                and not self.valid
+                and (self.state is State.WAITING or snapshot.seq >= self.seq)
+            ):
+                self._load(snapshot, State.VALID)
+                continue
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_POLL_S)
 
     async def _reload_after_gap(self) -> None:
-        """The subscription is known to have gone past ``seen``: any key at least that new,
-        followed by the messages after it, is the whole book. Poll until the key is."""
+        """Deltas since the gap are buffered: a key at least as new as the one before the first
+        of them, followed by them, is the whole book. Poll until the key is that new (or the
+        gateway's next ``book_snapshot`` message comes first)."""
+        delay = RELOAD_POLL_S
         while self.state is State.WAITING:
             snapshot = await self._read_key()
-            if snapshot is None:
-                return
-            seen = self._subscriber.tracker.last(self.channel)
-            if seen is None or snapshot.seq >= seen:
-                self._load(snapshot, State.VALID)
-                return
-            await asyncio.sleep(RELOAD_POLL_S)
+            if snapshot is not None:
+                if self._buffer:
+                    usable = snapshot.seq >= self._buffer[0].seq - 1
+                else:
+                    seen = self._subscriber.tracker.last(self.channel)
+                    usable = seen is None or snapshot.seq >= seen
+                if usable:
+                    self._load(snapshot, State.VALID)
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_POLL_S)

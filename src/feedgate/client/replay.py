@@ -23,6 +23,7 @@ from typing import cast
 from redis.asyncio.cluster import RedisCluster
 
 from feedgate.client.subscriber import Delivery, Subscriber, redis_client
+from feedgate.tls import TlsOptions
 
 PAGE = 1000
 
@@ -36,11 +37,16 @@ def stream_id(since: str | int | datetime) -> str:
 
 
 async def replay(
-    url: str, channel: str, since: str | int | datetime, *, strict: bool = False
+    url: str,
+    channel: str,
+    since: str | int | datetime,
+    *,
+    strict: bool = False,
+    tls: TlsOptions | None = None,
 ) -> AsyncIterator[Delivery]:
-    subscriber = Subscriber(url, channels=[channel], strict=strict)
+    subscriber = Subscriber(url, channels=[channel], strict=strict, tls=tls)
     await subscriber.connect()  # before reading the stream: nothing can fall in between
-    client = redis_client(url)
+    client = redis_client(url, tls)
     if isinstance(client, RedisCluster):
         await client.initialize()
     last: tuple[int, int] | None = None  # (seq, recv_ts) of the last message given

@@ -30,14 +30,16 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from feedgate import redact
 from feedgate.client.gaps import Gap, SeqTracker
 from feedgate.client.messages import AnyMessage, SchemaError, decode
 from feedgate.runtime.redis_target import is_cluster_url, parse_redis_url
+from feedgate.tls import TlsOptions
 
 log = logging.getLogger(__name__)
 
-_DATA_TYPES = {"message", "pmessage", "smessage"}
-_LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+DATA_TYPES = {"message", "pmessage", "smessage"}
+LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +49,26 @@ class Delivery:
     gap: Gap | None  # set on the first message after a seq gap on this channel
 
 
-def redis_client(url: str) -> aioredis.Redis | RedisCluster:
+def redis_client(url: str, tls: TlsOptions | None = None) -> aioredis.Redis | RedisCluster:
     """A redis-py client for a plain or cluster url (cluster: call ``initialize()``)."""
+    kwargs = tls_kwargs(url, tls)
     if not is_cluster_url(url):
-        return aioredis.Redis.from_url(url)
+        return aioredis.Redis.from_url(url, **kwargs)
     seed = parse_redis_url(url)[0][0]
     return RedisCluster(
-        seed.host, seed.port, username=seed.username, password=seed.password, ssl=seed.tls
-    )
+        seed.host, seed.port, username=seed.username, password=seed.password, ssl=seed.tls,
+        **kwargs,
+    )  # fmt: skip
+
+
+def tls_kwargs(url: str, tls: TlsOptions | None) -> dict[str, Any]:
+    """redis-py's ``ssl_*`` arguments; refused for a plain url, where they would be ignored
+    (cluster) or fail obscurely (a plain connection takes no ``ssl_*`` arguments)."""
+    if tls is None:
+        return {}
+    if not url.startswith(("rediss://", "rediss+cluster://")):
+        raise ValueError("TLS options need a rediss:// url")
+    return tls.redis_py_kwargs()
 
 
 class Interpreter:
@@ -103,16 +117,21 @@ class Subscriber(Interpreter):
         strict: bool = False,
         reconnect: bool = True,
         on_reconnect: Callable[[], None] | None = None,
+        tls: TlsOptions | None = None,
     ) -> None:
         """``on_reconnect`` is called once the subscription is back after a lost connection
-        (before any message from the new one): state built on the old one may be behind."""
+        (before any message from the new one): state built on the old one may be behind.
+        ``tls``: CA and client certificate for a ``rediss://`` url."""
         super().__init__(strict)
         self.url = url
         self.channels = list(channels)
         self.patterns = list(patterns)
         self.sharded = check_subscription(url, self.channels, self.patterns)
+        self.tls = tls
+        tls_kwargs(url, tls)  # a plain url with TLS options is refused here, not on connect
         self.reconnect = reconnect
         self.on_reconnect = on_reconnect
+        self._retry_delay = 0.0  # 0 while connected and delivering
         self.reconnects = 0
         self._client: aioredis.Redis | RedisCluster | None = None
         self._pubsub: Any = None
@@ -131,7 +150,7 @@ class Subscriber(Interpreter):
 
     async def connect(self) -> None:
         """Subscribe and wait until Redis confirmed every subscription."""
-        client = redis_client(self.url)
+        client = redis_client(self.url, self.tls)
         if isinstance(client, RedisCluster):
             await client.initialize()
         self._client = client
@@ -185,27 +204,35 @@ class Subscriber(Interpreter):
         while True:
             try:
                 item = await self._next_raw(1.0)
-            except _LOST as exc:
+            except LOST as exc:
                 if not self.reconnect:
                     raise
                 await self._reconnect(exc)
                 continue
-            if item is not None and item["type"] in _DATA_TYPES:
+            if item is not None and item["type"] in DATA_TYPES:
+                self._retry_delay = 0.0
                 channel = item["channel"]
                 yield channel.decode() if isinstance(channel, bytes) else channel, item["data"]
 
     async def _reconnect(self, cause: BaseException) -> None:
-        log.warning("subscription to %s lost (%s): reconnecting", self.url, cause)
+        # the delay grows across attempts until a message arrives again: a server that accepts
+        # the subscription and then drops it at once must not make this a busy loop
+        where = redact.redis_url(self.url)
+        if self._retry_delay == 0.0:
+            log.warning("subscription to %s lost (%s): reconnecting", where, cause)
+        else:
+            log.info("subscription to %s lost again (%s)", where, cause)
+            await asyncio.sleep(self._retry_delay * (0.5 + random.random()))
+        self._retry_delay = min(max(self._retry_delay * 2, 0.1), 5.0)
         await self.close()
-        delay = 0.1
         while True:
             try:
                 await self.connect()
-            except (*_LOST, TimeoutError) as exc:
+            except (*LOST, TimeoutError) as exc:
                 log.info("reconnect failed: %s", exc)
                 await self.close()
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(self._retry_delay * (0.5 + random.random()))
+                self._retry_delay = min(self._retry_delay * 2, 5.0)
                 continue
             self.reconnects += 1
             self.tracker.reconnected()

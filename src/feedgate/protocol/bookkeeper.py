@@ -31,10 +31,15 @@ class TrackedBook:
     publish_bbo: bool = False
     bbo: tuple[Level | None, Level | None] = (None, None)
     last_checkpoint_us: int = 0
+    images_asked: int = 0
+    """Images asked for again since the last one loaded (``BookKeeper.unreadable``)."""
 
 
 SnapshotRequest = Callable[[TrackedBook], Action]
 Resubscribe = Callable[[TrackedBook], list[Action]]
+MAX_IMAGES_ASKED = 5
+"""Images asked for again in a row, without one that could be read, before giving up until the
+next reconnect: a venue whose images never parse (a format change) is not asked in a loop."""
 
 
 class BookKeeper:
@@ -142,6 +147,19 @@ class BookKeeper:
             book.bbo = (None, None)
         return out
 
+    def unreadable(self, book: TrackedBook) -> list[Action]:
+        """A frame of ``book`` could not be read (already counted as a parse error). A synced
+        book sees the loss in its next update (ids, checksum); one still waiting for the image a
+        WebSocket venue sends once per subscription may have lost that very image, and would
+        otherwise drop every update while the connection's other books keep its channel alive:
+        ask for the image again (``resubscribe``), up to ``MAX_IMAGES_ASKED`` times in a row."""
+        if self._resubscribe is None or book.sync.state is not SyncState.WAIT_DELTA:
+            return []
+        if book.images_asked >= MAX_IMAGES_ASKED:
+            return []
+        book.images_asked += 1
+        return self._resubscribe(book)
+
     def tick(self, now: int) -> list[Action]:
         """Refresh the ``book:*`` key of changed books, at most once per interval each."""
         out: list[Action] = []
@@ -177,6 +195,7 @@ class BookKeeper:
                 raise RuntimeError(f"{self.exchange}: a resubscribe was asked for but not wired")
             out.extend(self._resubscribe(book))
         if outcome.publish_snapshot:
+            book.images_asked = 0
             if book.publish_book:
                 out.append(Emit(self.snapshot(book, now, checkpoint=False)))
             book.last_checkpoint_us = now

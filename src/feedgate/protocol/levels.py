@@ -9,10 +9,17 @@ the venue sent for every value with at most 15 significant digits (exchanges.md 
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
 from feedgate.events import Level
+from feedgate.protocol.checks import brief
+
+decimal_text = re.compile(r"[0-9]+(?:\.[0-9]+)?").fullmatch
+"""Plain ASCII decimal text, what every venue writes (no sign, exponent, blank, ``_`` or
+non-ASCII digit, which ``float()`` would all accept but many consumers cannot read)."""
+_INF = math.inf
 
 
 def parse_levels(raw: Any) -> tuple[Level, ...]:
@@ -29,19 +36,20 @@ def parse_levels(raw: Any) -> tuple[Level, ...]:
     valid = _VALID_PRICES
     for level in raw:
         if type(level) is not list or len(level) != 2:
-            raise ValueError(f"a level is a [price, qty] pair, not {level!r}")
+            raise ValueError(f"a level is a [price, qty] pair, not {brief(level)}")
         price, size = level
         if type(price) is not str or type(size) is not str:
             raise TypeError("level prices and sizes must be strings")
-        # NaN fails both comparisons; inf, non-positive prices and negative sizes are junk
+        # check_level, inlined: plain decimal text (no sign, so no negative size), a price
+        # above zero, both finite (a decimal text under 300 characters always is)
         if price not in valid:
-            if not 0.0 < float(price) < inf:
-                raise ValueError(f"level out of range: {price!r} {size!r}")
+            if not (decimal_text(price) and 0.0 < float(price) < inf):
+                raise ValueError(f"not a level: {brief(price)} {brief(size)}")
             if len(valid) >= _VALID_PRICES_MAX:
                 valid.clear()
             valid.add(price)
-        if not 0.0 <= float(size) < inf:
-            raise ValueError(f"level out of range: {price!r} {size!r}")
+        if not (decimal_text(size) and (len(size) < 300 or float(size) < inf)):
+            raise ValueError(f"not a level: {brief(price)} {brief(size)}")
         append((price, size))
     return tuple(levels)
 
@@ -53,9 +61,19 @@ _VALID_PRICES_MAX = 65_536
 
 
 def check_level(price: str, size: str) -> None:
-    """NaN fails both comparisons; ``inf``, non-positive prices and negative sizes are junk."""
-    if not (0.0 < float(price) < math.inf and 0.0 <= float(size) < math.inf):
-        raise ValueError(f"level out of range: {price!r} {size!r}")
+    """A book level: plain decimal text (``decimal_text``), a price above zero, a size of zero or
+    more (zero deletes), both finite (400 digits are ``inf`` to a float)."""
+    if not (decimal_text(price) and decimal_text(size)):
+        raise ValueError(f"level is not decimal text: {brief(price)} {brief(size)}")
+    if not (0.0 < float(price) < _INF and float(size) < _INF):
+        raise ValueError(f"level out of range: {brief(price)} {brief(size)}")
+
+
+def check_trade(price: str, size: str) -> None:
+    """A trade: as a level, and a size above zero (nothing traded is no trade)."""
+    check_level(price, size)
+    if not float(size) > 0.0:
+        raise ValueError(f"trade of size {brief(size)}")
 
 
 def number_text(value: float | int) -> str:
@@ -63,7 +81,7 @@ def number_text(value: float | int) -> str:
     if type(value) is int:
         return str(value)
     if type(value) is not float or not math.isfinite(value):
-        raise ValueError(f"not a finite number: {value!r}")
+        raise ValueError(f"not a finite number: {brief(value)}")
     text = repr(value)
     if "e" in text or "E" in text:
         text = format(Decimal(text), "f")

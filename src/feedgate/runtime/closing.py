@@ -25,6 +25,12 @@ _CODE_LABELS = {
     1013: "try_again_later",
 }
 
+_SENT_CODE_LABELS = {
+    1009: "frame_too_large",
+}
+"""Our own close codes that say what the venue did: 1009, it sent a frame or a message larger
+than the transport's ``max_size`` (the venue's ``max_frame_bytes``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class CloseVerdict:
@@ -32,11 +38,18 @@ class CloseVerdict:
     fatal: bool
 
 
-def judge_close(exchange: str, code: int | None, reason: str) -> CloseVerdict:
-    """``code`` None means no close frame arrived (TCP reset, keepalive timeout)."""
+def judge_close(
+    exchange: str, code: int | None, reason: str, sent_code: int | None = None
+) -> CloseVerdict:
+    """``code`` None means no close frame arrived (TCP reset, keepalive timeout); ``sent_code``
+    is ours when we closed first."""
     if reason in FATAL_REASONS.get(exchange, frozenset()):
         return CloseVerdict(reason, fatal=True)
+    if sent_code in _SENT_CODE_LABELS:
+        return CloseVerdict(_SENT_CODE_LABELS[sent_code], fatal=False)
     if code is None:
+        if sent_code is not None:  # we closed first (no pong: 1011 keepalive_timeout)
+            return CloseVerdict(_CODE_LABELS.get(sent_code, f"close_code_{sent_code}"), False)
         return CloseVerdict("connection_lost", fatal=False)
     if 4000 <= code <= 4999:
         return CloseVerdict(f"venue_code_{code}", fatal=False)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
+from feedgate import redact
 from feedgate.errors import FatalConnectionError
 from feedgate.events import Status, StatusEvent
 from feedgate.metrics import ConnectionStats, VenueMetrics
@@ -139,7 +140,11 @@ class ConnectionRunner:
             self.stats.reconnects[verdict.reason] += 1
             return None
         except Exception as exc:  # any other failure to open is retried after backoff
-            log.warning("%s: connect to %s failed: %s", self.connection_id, url, exc)
+            # host and port only: a node provider's url carries its API key, and so may the
+            # error's text, which often quotes the url
+            where = redact.endpoint(url)
+            text = str(exc).replace(url, where)
+            log.warning("%s: connect to %s failed: %s", self.connection_id, where, text)
             self.stats.reconnects["connect_failed"] += 1
             return None
         if self._stopping:

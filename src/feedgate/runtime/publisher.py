@@ -62,9 +62,13 @@ class Publisher:
         ssl_context: ssl.SSLContext | None = None,
         stream_kinds: frozenset[ChannelKind] = frozenset(),
         stream_maxlen: int = 10_000,
+        password: str | None = None,
     ) -> None:
-        """``stream_kinds``: channels of these kinds are mirrored to capped Redis Streams."""
-        self.seeds, self.cluster = parse_redis_url(redis_url, cluster)
+        """``stream_kinds``: channels of these kinds are mirrored to capped Redis Streams.
+        ``ssl_context``: for ``rediss://``, built once (CA, client certificate) and shared by
+        every connection. ``password`` overrides the url's (``redis.password``)."""
+        seeds, self.cluster = parse_redis_url(redis_url, cluster)
+        self.seeds = [seed.with_password(password) for seed in seeds]
         self.target = self.seeds[0]
         self.stats = stats
         self.max_queue = max_queue

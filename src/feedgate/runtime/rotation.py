@@ -35,6 +35,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from feedgate import redact
 from feedgate.events import Bbo, Event, Status, StatusEvent
 from feedgate.protocol.base import Action, Emit
 from feedgate.protocol.overlap import OverlapMerge, overlap_key
@@ -258,7 +259,8 @@ class Rotator:
             try:
                 transport = await runner.open_transport(protocol)
             except Exception as exc:  # refused, timed out, unreachable: the old one serves on
-                overlap.fail(f"connect failed: {exc}")
+                url = protocol.connect_url()  # the error may quote it, keys and all
+                overlap.fail(f"connect failed: {str(exc).replace(url, redact.endpoint(url))}")
                 self._abandon(overlap, overlap.failed or "")
                 return overlap.failed
             if overlap.failed is not None:  # the old one closed or the slot stopped meanwhile

@@ -174,7 +174,11 @@ class Session:
         if self.end is not None:
             return self.end
         how = closed.result()  # re-raises what the frame handler raised
-        verdict: CloseVerdict = judge_close(self.runner.exchange, how.code, how.reason)
+        if how.sent_reason:  # we closed: say why (a frame over max_size, no pong)
+            log.warning("%s: closed: %s", self.runner.connection_id, how.sent_reason)
+        verdict: CloseVerdict = judge_close(
+            self.runner.exchange, how.code, how.reason, how.sent_code
+        )
         return EndSession(verdict.reason, fatal=verdict.fatal)
 
     def frame_handler(self) -> FrameHandler:
@@ -194,17 +198,27 @@ class Session:
             recv_ts = time_ns() // 1000
             stats.frames += 1
             now = self.last_frame_s = clock()
-            actions = on_frame(frame, recv_ts)
-            if len(actions) == 1 and type(action := actions[0]) is Emit:
-                # most frames are one data event: carry_out's first case, without the loop
-                event = action.event
-                kind = data_kind(type(event))
-                if kind is not None:
-                    self.sink(event)
-                    last_data[kind] = now
-                    stats.last_message_s = event.recv_ts / 1e6
-                    return
-            self.carry_out(actions)
+            try:
+                actions = on_frame(frame, recv_ts)
+                if len(actions) == 1 and type(action := actions[0]) is Emit:
+                    # most frames are one data event: carry_out's first case, without the loop
+                    event = action.event
+                    kind = data_kind(type(event))
+                    if kind is not None:
+                        self.sink(event)
+                        last_data[kind] = now
+                        stats.last_message_s = event.recv_ts / 1e6
+                        return
+                self.carry_out(actions)
+            except Exception:
+                # on_frame must not raise (its contract), nor may an event fail to encode: a
+                # bug, then, that must cost this one session, not the connection for good. The
+                # state may be half updated, so the session starts over, as after a lost frame.
+                stats.parse_errors += 1
+                log.exception(
+                    "%s: a frame broke the protocol; reconnecting", self.runner.connection_id
+                )
+                self.finish(EndSession("protocol_error"))
 
         return on_message
 

@@ -48,6 +48,8 @@ class SimFaults(SimTasks[S, E]):
     trades_sent: dict[str, list[str]] | None = None
     """Venue symbol → ids of the trades written to at least one open connection, in order,
     while recording (``record_trades``; the simulator's ``trade_ids`` hook names them)."""
+    trades_sent_at: dict[str, list[float]] | None = None
+    """The loop time each of those was written, in the same order."""
 
     def drop_connections(self) -> int:
         """Abrupt TCP close of every connection (no close frame). Returns how many."""
@@ -130,6 +132,7 @@ class SimFaults(SimTasks[S, E]):
         if not hasattr(self.sim, "trade_ids"):
             raise NotImplementedError(f"{self.sim.venue}'s simulator does not name trade ids")
         self.trades_sent = defaultdict(list)
+        self.trades_sent_at = defaultdict(list)  # loop time of each, in the same order
 
     # -- helpers of the server ------------------------------------------------------------------
 
@@ -155,7 +158,11 @@ class SimFaults(SimTasks[S, E]):
         trade_ids = self.sim.trade_ids  # type: ignore[attr-defined]
         log = self.trades_sent
         assert log is not None
+        times = self.trades_sent_at
+        assert times is not None
+        now = asyncio.get_running_loop().time()
         for event, out in zip(events, sent, strict=True):
             if out:
                 for symbol, trade_id in trade_ids(event):
                     log[symbol].append(trade_id)
+                    times[symbol].append(now)

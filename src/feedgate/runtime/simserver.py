@@ -31,6 +31,7 @@ from websockets.protocol import State
 
 from feedgate.runtime.simapi import SimStats, VenueSimulator, frame_text_batch
 from feedgate.runtime.simfaults import Lifetime, SimFaults
+from feedgate.runtime.simframes import FrameFaults
 from feedgate.runtime.simtasks import POLICY_VIOLATION, _Client
 
 __all__ = [
@@ -43,10 +44,10 @@ E = TypeVar("E")
 _COUNTED = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.PING, Opcode.PONG})
 
 
-class SimServer(SimFaults[S, E]):
+class SimServer(SimFaults[S, E], FrameFaults[S]):
     """Serve ``sim`` on ``host:port`` (0 = a free port). ``trade_rate`` is taker orders per second
     per symbol; None or 0 means saturation: every client gets trade frames as fast as it drains.
-    Faults a test can inject are in ``simfaults.SimFaults``.
+    Faults a test can inject are in ``simfaults.SimFaults`` and ``simframes.FrameFaults``.
     """
 
     def __init__(

@@ -9,9 +9,11 @@ when importable). Both give the same behaviour, and the runtime tests run agains
 - text frames arrive as ``str``, binary frames as ``bytes``; fragmented messages whole;
 - server pings are answered; a keepalive ping every ``ping_interval_s`` closes a connection
   whose pong does not come within ``ping_timeout_s`` (close code 1011);
-- a message larger than ``max_size`` closes the connection with 1009 (``message_too_big``);
-- the close code and reason are the close frame the venue sent, else the one we sent because
-  of an error we detected (1009, 1011, 1002, 1007), else None (the TCP connection just ended);
+- a message larger than ``max_size`` closes the connection with 1009, refused on the frame
+  header (or the fragments' sum) before the payload is buffered;
+- ``TransportClosed.code``/``reason`` are the close frame the venue sent, else None (the TCP
+  connection just ended); ``sent_code``/``sent_reason`` are ours when we closed first because
+  of an error we detected (1009 too big, 1011 no pong, 1002/1007 protocol errors);
 - an HTTP error answer to the upgrade raises ``HandshakeRejected`` with its status;
 - extra upgrade headers are sent as given; ``wss://`` uses TLS (the default context);
 - receiving is bounded: frames are handed to ``on_frame`` as they are read (picows: in the read
@@ -37,12 +39,18 @@ FAIRNESS_BURST = 32
 
 
 class TransportClosed(Exception):
-    """The connection is gone; ``code``/``reason`` as described in the module docstring."""
+    """The connection is gone; ``code``/``reason`` are the venue's close frame's, when one came.
+    ``sent_code``/``sent_reason``: ours, when we closed first because of what the venue sent
+    (1009: a frame or message larger than ``max_size``, refused before it was buffered)."""
 
-    def __init__(self, code: int | None, reason: str) -> None:
-        super().__init__(f"closed (code={code}, reason={reason!r})")
+    def __init__(
+        self, code: int | None, reason: str, sent_code: int | None = None, sent_reason: str = ""
+    ) -> None:
+        super().__init__(f"closed (code={code}, reason={reason!r}, sent_code={sent_code})")
         self.code = code
         self.reason = reason
+        self.sent_code = sent_code
+        self.sent_reason = sent_reason
 
 
 class HandshakeRejected(Exception):
@@ -72,6 +80,9 @@ class Transport(Protocol):
 @dataclass(frozen=True, slots=True)
 class TransportOptions:
     max_size: int = 4 * 1024 * 1024
+    """The largest message accepted (``VenueSpec.max_frame_bytes``): a frame header announcing
+    more, or fragments adding up to more, close the connection with 1009 before the payload is
+    read, so no venue can make a connection buffer more than this."""
     open_timeout_s: float = 10.0
     ping_interval_s: float | None = 20.0
     ping_timeout_s: float | None = 20.0

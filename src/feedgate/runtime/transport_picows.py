@@ -70,8 +70,10 @@ class _Listener(WSListener):
         self.pong_seen = False
         self.ws: WSTransport | None = None
         self.error: BaseException | None = None
-        self.close_code: int | None = None
+        self.close_code: int | None = None  # the venue's close frame
         self.close_reason = ""
+        self.sent_code: int | None = None  # ours, when we closed first because of an error
+        self.sent_reason = ""
         self.disconnected: asyncio.Future[None] = self.loop.create_future()
 
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -224,8 +226,8 @@ class _Listener(WSListener):
 
     def fail(self, transport: WSTransport, code: int, reason: str) -> None:
         """We end the connection because of an error we detected: close frame, then abort."""
-        if self.close_code is None:
-            self.close_code, self.close_reason = code, reason
+        if self.close_code is None and self.sent_code is None:
+            self.sent_code, self.sent_reason = code, reason
         if not transport.is_close_frame_sent:
             transport.send_close(WSCloseCode(code), reason.encode())
         self.loop.call_later(0.01, transport.disconnect, False)
@@ -253,20 +255,34 @@ class PicowsTransport:
         listener = self._listener
         await asyncio.shield(listener.disconnected)
         self._stop_keepalive()
+        # picows keeps the parser error it closed for (a frame over max_size) in a future of
+        # its own; read it here, or asyncio logs "exception was never retrieved" (the close
+        # frame it sent says the same, below)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._ws.wait_disconnected(), 1.0)
         listener.deliver_held()
         if listener.error is not None:
             raise listener.error
-        code, reason = listener.close_code, listener.close_reason
-        sent = self._ws.close_handshake.sent if self._ws.close_handshake is not None else None
-        if code is None and sent is not None and sent.code.value != 1000:
-            code, reason = sent.code.value, sent.reason  # picows found the peer at fault
-        return TransportClosed(code, reason)
+        sent_code, sent_reason = listener.sent_code, listener.sent_reason
+        handshake = self._ws.close_handshake
+        sent = handshake.sent if handshake is not None else None
+        if (
+            sent_code is None
+            and sent is not None
+            and (handshake.recv is None or not handshake.recv_then_sent)  # we spoke first
+            and sent.code.value != 1000
+        ):
+            # picows itself found the venue at fault (a frame header over max_size: 1009)
+            sent_code, sent_reason = sent.code.value, sent.reason
+        return TransportClosed(listener.close_code, listener.close_reason, sent_code, sent_reason)
 
     async def send(self, data: str) -> None:
         ws = self._ws
         if ws.is_close_frame_sent or ws.is_disconnected:
             listener = self._listener
-            raise TransportClosed(listener.close_code, listener.close_reason)
+            raise TransportClosed(
+                listener.close_code, listener.close_reason, listener.sent_code, listener.sent_reason
+            )
         ws.send(TEXT, data.encode())
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -315,8 +331,10 @@ async def open_picows(url: str, options: TransportOptions) -> PicowsTransport:
         return _Listener(options)
 
     try:
-        ws, listener = await asyncio.wait_for(
-            ws_connect(
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation that
+        # comes as the connect fails (a refused port), and the runner would never stop
+        async with asyncio.timeout(options.open_timeout_s):
+            ws, listener = await ws_connect(
                 listener_factory,
                 url,
                 ssl_context=options.ssl_context,
@@ -327,9 +345,7 @@ async def open_picows(url: str, options: TransportOptions) -> PicowsTransport:
                 max_frame_size=options.max_size,
                 extra_headers=list(options.headers) or None,
                 read_buffer_init_size=64 * 1024,
-            ),
-            options.open_timeout_s,
-        )
+            )
     except WSHandshakeError as exc:
         status = exc.response.status if exc.response is not None else None
         if status is not None and int(status) >= 300:

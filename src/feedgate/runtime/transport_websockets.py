@@ -79,13 +79,18 @@ class WebsocketsTransport:
 
 
 def closed_by(exc: ConnectionClosed) -> TransportClosed:
-    """The venue's close frame, else ours when we closed because of an error (1009 message too
-    big, 1011 keepalive timeout, 1002/1007 protocol errors), else none (code None)."""
-    if exc.rcvd is not None:
-        return TransportClosed(exc.rcvd.code, exc.rcvd.reason)
-    if exc.sent is not None and exc.sent.code != 1000:
-        return TransportClosed(exc.sent.code, exc.sent.reason)
-    return TransportClosed(None, "")
+    """The venue's close frame (code None: none came), and ours when we closed first because of
+    an error (1009 message too big, 1011 keepalive timeout, 1002/1007 protocol errors)."""
+    got, sent = exc.rcvd, exc.sent
+    ours = sent if got is None or exc.rcvd_then_sent is False else None  # we spoke first
+    if ours is not None and ours.code == 1000:
+        ours = None  # our own orderly close(): no error of the venue's
+    return TransportClosed(
+        got.code if got else None,
+        got.reason if got else "",
+        ours.code if ours else None,
+        ours.reason if ours else "",
+    )
 
 
 async def open_websockets(url: str, options: TransportOptions) -> WebsocketsTransport:

@@ -87,7 +87,7 @@ class _VenueRuntime:
 @dataclass
 class Worker:
     settings: Settings
-    redis_url: str
+    redis_url: str = field(repr=False)  # may hold the ACL user's password
     worker_index: int = 0
     worker_count: int = 1
     """Workers on this host: each runs its share of the plan (``plan.owner``) and takes its
@@ -104,13 +104,17 @@ class Worker:
     def __post_init__(self) -> None:
         self.stats.worker = str(self.worker_index)
         streams = self.settings.streams
+        redis = self.settings.redis
+        tls = redis.tls()  # None unless redis.url is rediss:// (an embedded Redis is plain)
         self.publisher = Publisher(
             self.redis_url,
             self.stats.publisher,
-            cluster=self.settings.redis.cluster,
-            max_queue=self.settings.redis.max_queue,
+            cluster=redis.cluster,
+            max_queue=redis.max_queue,
+            ssl_context=tls.context() if tls is not None else None,
             stream_kinds=frozenset(map(ChannelKind, streams.channels if streams.enabled else ())),
             stream_maxlen=streams.maxlen,
+            password=redis.password.get_secret_value() if redis.password else None,
         )
         self.registry = make_registry(self.stats)
         port = self.settings.metrics.port

@@ -6,8 +6,6 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from feedgate.events import Bbo, BookDelta, BookSnapshot, Event, Side, Status, StatusEvent, Trade
 from feedgate.protocol.base import (
@@ -26,13 +24,6 @@ from feedgate.protocol.booksync import SyncState
 from feedgate.venues.binance.options import BinanceOptions
 from feedgate.venues.binance.protocol import BinanceProtocol
 from tests.venues.actions import events, of_type
-from tests.venues.mutation import (
-    ARBITRARY_FRAMES,
-    draw_mutated,
-    fuzz_settings,
-    json_values,
-    on_frame_checked,
-)
 
 BTC, ETH = "BTC-USDT", "ETH-USDT"
 VENUE_SYMBOLS = {BTC: "BTCUSDT", ETH: "ETHUSDT"}
@@ -564,40 +555,3 @@ def test_malformed_trades_are_counted(change: dict[str, Any]) -> None:
     frame = orjson.loads(DOC_TRADE)
     frame["data"].update(change)
     assert [type(a) for a in proto.on_frame(orjson.dumps(frame), T0)] == [CountParseError]
-
-
-JSON_VALUES = json_values(
-    st.sampled_from(["0", "0.00000000", "nan", "-1", "1e3", "94250.00", "btcusdt@trade"])
-)
-
-
-VALID_FRAMES: list[bytes] = [
-    depth("BTCUSDT", 106, 107, [["94249.50000000", "1.00000000"]], [["94250.01000000", "0"]]),
-    depth("BTCUSDT", 106, 106, [], [["94250.03000000", "1.00000000"]]),
-    depth("ETHUSDT", 101, 102, [["3000.00000000", "1.00000000"]]),
-    DOC_TRADE.encode(), DOC_SHUTDOWN.encode(), ack(1),
-    b'{"code": 0, "msg": "Unknown property", "id": 5}',
-]  # fmt: skip
-
-
-@fuzz_settings(max_examples=150)
-@given(ARBITRARY_FRAMES)
-def test_arbitrary_input_never_raises(frame: str | bytes) -> None:
-    proto = book_proto()
-    sync_book(proto)
-    on_frame_checked(proto, frame, T0, book_state)
-
-
-@fuzz_settings(max_examples=400)
-@given(st.data())
-def test_mutated_valid_frames_never_raise(data: st.DataObject) -> None:
-    proto = book_proto()
-    sync_book(proto)
-    frame = draw_mutated(data, orjson.loads(data.draw(st.sampled_from(VALID_FRAMES))), JSON_VALUES)
-    on_frame_checked(proto, orjson.dumps(frame), T0, book_state)
-    # the book stays usable whatever came in
-    sync = proto._books["BTCUSDT"].sync
-    if sync.state is SyncState.SYNCED:
-        nxt = sync.local_id + 1
-        follow = proto.on_frame(depth("BTCUSDT", nxt, nxt, [["1.00000000", "1.00000000"]]), T0)
-        assert any(isinstance(e, BookDelta) for e in events(follow))

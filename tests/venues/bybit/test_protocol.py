@@ -197,6 +197,25 @@ def test_deltas_before_the_snapshot_are_dropped() -> None:
     assert proto._books["BTCUSDT"].sync.state is SyncState.WAIT_DELTA
 
 
+def test_an_unreadable_image_is_asked_for_again_five_times_in_a_row_at_most() -> None:
+    """§6.5: the image comes once per subscription; lost, the book would drop every delta
+    after it while the other books keep the connection's book channel alive."""
+    proto = book_proto()
+    bad = snapshot(SNAP_U, [["16493.50", "nan"]])
+    for _ in range(5):
+        actions = proto.on_frame(bad, T0)
+        assert [type(a) for a in actions] == [CountParseError, Send, Send]
+        assert [(f["op"], f["args"]) for f in sent(actions)] == [
+            ("unsubscribe", ["orderbook.50.BTCUSDT"]), ("subscribe", ["orderbook.50.BTCUSDT"])
+        ]  # fmt: skip
+    assert [type(a) for a in proto.on_frame(bad, T0)] == [CountParseError]
+    proto.on_frame(DOC_SNAPSHOT, T0)  # an image at last: the count starts over
+    assert book_state(proto)[0] is SyncState.SYNCED
+    assert proto._books["BTCUSDT"].images_asked == 0
+    # a synced book's unreadable frame is a lost update its next delta reveals: nothing asked
+    assert [type(a) for a in proto.on_frame(bad, T0)] == [CountParseError]
+
+
 def test_in_order_delta_applies_and_publishes_it() -> None:
     proto = synced()
     bids, asks = [["16493.50", "0.5"], ["16493.00", "0"]], [["16611.00", "0"]]
@@ -309,3 +328,32 @@ def test_checkpoint_on_tick_for_changed_books() -> None:
     (checkpoint,) = of_type(proto.on_tick(T0 + 2_000_000), BookSnapshot)
     assert checkpoint.checkpoint and checkpoint.bids[0] == ("16493.50", "1")
     assert of_type(proto.on_tick(T0 + 4_000_000), BookSnapshot) == []
+
+
+# -- frames it cannot use (tests/venues/test_fuzz.py fuzzes every venue) -----------------------
+
+JUNK = [
+    b"not json", b"", b"\xff\xfe\x00", "[1, 2]", "null", '"text"', "42", "{}",
+    '{"topic": "orderbook.50.BTCUSDT"}',
+    '{"topic": ["publicTrade.BTCUSDT"], "data": []}',
+    '{"topic": "publicTrade.XRPUSDT", "data": []}',
+    '{"topic": "tickers.BTCUSDT", "type": "snapshot", "data": {}}',
+    '{"topic": "orderbook.50.BTCUSDT", "type": "partial", "ts": 1, "data":'
+    ' {"s": "BTCUSDT", "b": [], "a": [], "u": 18521289, "seq": 1}}',
+    '{"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": 1, "data":'
+    ' {"s": "BTCUSDT", "b": [["16493.50", "1"]], "a": [["x", "1"]], "u": 18521289, "seq": 1}}',
+    '{"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": 1, "data":'
+    ' {"s": "BTCUSDT", "b": [], "a": [], "u": "18521289", "seq": 1}}',
+    '{"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": [1], "data":'
+    ' {"s": "BTCUSDT", "b": [], "a": [], "u": 18521289, "seq": 1}}',
+    '{"op": "subscribe", "success": false, "req_id": ["x"]}',
+    '{"op": ["subscribe"]}',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("frame", JUNK, ids=[str(i) for i in range(len(JUNK))])
+def test_junk_is_counted_and_the_book_is_untouched(frame: str | bytes) -> None:
+    proto = synced()
+    before = book_state(proto)
+    assert [type(a) for a in proto.on_frame(frame, T0)] == [CountParseError]
+    assert book_state(proto) == before

@@ -6,16 +6,13 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from feedgate.events import BookDelta, Status, StatusEvent, Trade
+from feedgate.events import Status, StatusEvent, Trade
 from feedgate.protocol.base import (
     ConnectionSpec,
     CountParseError,
     Emit,
     Resync,
-    Send,
     Subscribed,
     Topic,
 )
@@ -26,28 +23,17 @@ from tests.venues.actions import of_type
 from tests.venues.coinbase.frames import (
     BTC,
     CONN,
-    DOC_ACK,
     DOC_ERROR,
-    DOC_HEARTBEAT,
     DOC_L2_UPDATE,
-    DOC_TRADES,
     ETH,
     T0,
     Venue,
     all_topics,
     book_state,
     connected,
-    l2_event,
     make,
     sent,
     trade,
-)
-from tests.venues.mutation import (
-    ARBITRARY_FRAMES,
-    draw_mutated,
-    fuzz_settings,
-    json_values,
-    on_frame_checked,
 )
 
 SOL = "SOL-USD"
@@ -207,54 +193,3 @@ def test_an_event_whose_product_cannot_be_told_resyncs_every_book() -> None:
     venue = connected(proto, sync=(BTC, ETH))
     actions = venue.send(DOC_L2_UPDATE, [{"type": "update", "updates": []}])
     assert sorted(r.symbol for r in actions if isinstance(r, Resync)) == [BTC, ETH]
-
-
-# -- fuzzing: nothing raises out of on_frame, junk never reaches a book ----------------------------
-
-
-JSON_VALUES = json_values(
-    st.sampled_from(["0", "bid", "offer", "ask", "snapshot", "update", "BTC-USD", "nan",
-                     "2024-10-08T09:10:53.335085Z", "-1", "1e3", "BUY"])
-)  # fmt: skip
-
-
-def _valid_frames(seq: int) -> list[dict[str, Any]]:
-    update = json.loads(DOC_L2_UPDATE)
-    update["events"] = [l2_event("update", BTC, [["99.00", "2"]], [["101.00", "0"]])]
-    frames = [update, json.loads(DOC_TRADES), json.loads(DOC_ACK), json.loads(DOC_HEARTBEAT),
-              json.loads('{"type":"error","message":"failure to subscribe"}')]  # fmt: skip
-    for frame in frames:
-        if "sequence_num" in frame:
-            frame["sequence_num"] = seq
-    return frames
-
-
-@fuzz_settings(max_examples=150)
-@given(ARBITRARY_FRAMES)
-def test_arbitrary_input_never_raises(frame: str | bytes) -> None:
-    proto = make(*all_topics(BTC))
-    connected(proto, sync=(BTC,))
-    on_frame_checked(proto, frame, T0, book_state)
-
-
-@fuzz_settings(max_examples=400)
-@given(st.data())
-def test_mutated_valid_frames_never_raise_or_publish_junk(data: st.DataObject) -> None:
-    proto = make(*all_topics(BTC))
-    venue = connected(proto, sync=(BTC,))
-    frame = data.draw(st.sampled_from(_valid_frames(venue.seq)))
-    venue.seq += 1
-    frame = draw_mutated(data, frame, JSON_VALUES)
-    actions = proto.on_frame(json.dumps(frame), T0)
-    assert isinstance(actions, list)
-    for delta in of_type(actions, BookDelta):
-        for price, size in delta.bids + delta.asks:
-            assert float(price) > 0 and float(size) >= 0
-    for published in of_type(actions, Trade):
-        assert isinstance(published.price, str) and float(published.price) > 0
-    # whatever came in, the book is usable: synced, or asked for again
-    sync = proto._books[BTC].sync
-    if sync.state is SyncState.SYNCED:
-        assert not any(isinstance(a, Send) for a in actions)
-    else:
-        assert any(isinstance(a, Send) and "level2" in a.data for a in actions)

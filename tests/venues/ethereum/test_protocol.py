@@ -6,8 +6,6 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from feedgate.events import Onchain, Status, StatusEvent
 from feedgate.protocol.base import (
@@ -22,13 +20,6 @@ from feedgate.protocol.base import (
 from feedgate.venues.ethereum.options import EthereumOptions
 from feedgate.venues.ethereum.protocol import EthereumProtocol
 from tests.venues.actions import events, of_type
-from tests.venues.mutation import (
-    ARBITRARY_FRAMES,
-    draw_mutated,
-    fuzz_settings,
-    json_values,
-    on_frame_checked,
-)
 
 T0 = 1_767_225_600_500_000  # µs
 CONN = "ethereum-01"
@@ -348,37 +339,6 @@ def test_malformed_frames_are_counted_and_change_nothing(frame: str | bytes) -> 
     before = state(proto)
     assert [type(a) for a in proto.on_frame(frame, T0)] == [CountParseError]
     assert state(proto) == before
-
-
-JSON_VALUES = json_values(
-    st.sampled_from([HEADS_SUB, LOGS_SUB, TRANSFER, "0x1b4", "0x", "eth_subscription", "0x0"])
-)
-VALID_FRAMES: list[bytes] = [
-    DOC_HEAD_NOTIFICATION.encode(), head(1201), notify(LOGS_SUB, log_result()),
-    notify(LOGS_SUB, log_result(removed=True)), result(3, "0xabc"), error(4),
-]  # fmt: skip
-
-
-@fuzz_settings(max_examples=150)
-@given(ARBITRARY_FRAMES)
-def test_arbitrary_input_never_raises(frame: str | bytes) -> None:
-    proto = make()
-    opened(proto)
-    on_frame_checked(proto, frame, T0, state)
-
-
-@fuzz_settings(max_examples=400)
-@given(st.data())
-def test_mutated_valid_frames_never_raise(data: st.DataObject) -> None:
-    proto = make()
-    opened(proto)
-    proto.on_close(T0)
-    proto.on_open(T0)  # pending requests 3 and 4, so answers reach their code paths
-    frame = draw_mutated(data, orjson.loads(data.draw(st.sampled_from(VALID_FRAMES))), JSON_VALUES)
-    on_frame_checked(proto, orjson.dumps(frame), T0, state)
-    # the connection keeps working whatever came in
-    proto._subs[HEADS_SUB] = "heads"
-    assert of_type(proto.on_frame(head(5000), T0), Onchain)
 
 
 def test_gap_is_judged_once_every_subscription_is_live() -> None:

@@ -5,16 +5,13 @@ Book sync, checksums and the REST fallback are in ``test_protocol_books.py``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from feedgate.events import Bbo, Side, Status, StatusEvent, Trade
-from feedgate.protocol.base import CountParseError, Rotate, Send, Subscribed, Topic
+from feedgate.protocol.base import CountParseError, Rotate, Subscribed, Topic
 from feedgate.venues.okx.options import OkxOptions
 from tests.venues.actions import events, of_type
 from tests.venues.okx.frames import (
@@ -212,67 +209,3 @@ def test_frames_for_channels_we_did_not_subscribe_are_counted() -> None:
     for frame in (DOC_SNAPSHOT, DOC_UPDATE, DOC_BBO, "not json", "[1, 2]", '{"event": "x"}'):
         actions = proto.on_frame(frame, T0)
         assert len(actions) == 1 and isinstance(actions[0], CountParseError), frame
-
-
-# -- never raise ---------------------------------------------------------------------------------
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-DOC_FRAMES = [
-    DOC_TRADE,
-    DOC_SNAPSHOT,
-    DOC_UPDATE,
-    DOC_BBO,
-    DOC_ACK,
-    DOC_ERROR,
-    DOC_NOTICE,
-    UNKNOWN_INST_ERROR,
-]
-
-
-def _mutate(frame: Any, path: list[int], value: Any) -> Any:
-    """Replace one node of a decoded frame (picked by ``path``) with ``value``."""
-    if not path or not isinstance(frame, dict | list) or not frame:
-        return value
-    keys = list(frame) if isinstance(frame, dict) else list(range(len(frame)))
-    key = keys[path[0] % len(keys)]
-    copy = dict(frame) if isinstance(frame, dict) else list(frame)
-    copy[key] = _mutate(frame[key], path[1:], value)  # type: ignore[index]
-    return copy
-
-
-def _fresh() -> Any:
-    proto = opened(
-        make(
-            *all_topics(BTC), Topic("bbo", "BCH-USDT"), venue_symbols={"BCH-USDT": "BCH-USDT-SWAP"}
-        )
-    )
-    proto.on_frame(DOC_SNAPSHOT, T0)
-    return proto
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.sampled_from(DOC_FRAMES),
-    st.lists(st.integers(0, 7), max_size=6),
-    JSON,
-)
-def test_mutated_doc_frames_never_raise(frame: str, path: list[int], value: Any) -> None:
-    proto = _fresh()
-    mutated = json.dumps(_mutate(orjson.loads(frame), path, value))  # NaN, huge ints too
-    proto.on_frame(mutated, T0)
-    proto.on_frame(DOC_UPDATE, T0 + 1)  # and the protocol still works afterwards
-    proto.on_tick(T0 + 10**7)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.one_of(st.binary(max_size=64), st.text(max_size=64), JSON.map(json.dumps)))
-def test_arbitrary_frames_never_raise(frame: Any) -> None:
-    proto = _fresh()
-    actions = proto.on_frame(frame, T0)
-    assert all(not isinstance(a, Send) for a in actions)

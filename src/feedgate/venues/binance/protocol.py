@@ -33,7 +33,8 @@ from feedgate.protocol.base import (
 from feedgate.protocol.book import BookImage, BookUpdate
 from feedgate.protocol.bookkeeper import BookKeeper, TrackedBook
 from feedgate.protocol.booksync import REST_SNAPSHOT, BookSync
-from feedgate.protocol.levels import parse_levels
+from feedgate.protocol.checks import brief, clip, epoch_us
+from feedgate.protocol.levels import check_trade, parse_levels
 from feedgate.protocol.sequencing import UpdateIdRange
 from feedgate.venues.binance import wire
 from feedgate.venues.binance.options import BinanceOptions, snapshot_weight
@@ -138,7 +139,7 @@ class BinanceProtocol(VenueProtocol):
             if route is None:
                 if stream == "!serverShutdown":
                     return [Rotate("server_shutdown")]  # §1.8: replace before it closes
-                return [CountParseError(f"unexpected stream {stream!r}")]
+                return [CountParseError(f"unexpected stream {brief(stream)}")]
             try:
                 data = msg["data"]
                 if route.book is not None:
@@ -149,13 +150,15 @@ class BinanceProtocol(VenueProtocol):
                 price, size, maker = data["p"], data["q"], data["m"]
                 if type(price) is not str or type(size) is not str or type(maker) is not bool:
                     raise TypeError("trade price/size must be strings and m a boolean")
+                check_trade(price, size)
+                ts = epoch_us(int(data["T"]) * self._scale)
                 trade = Trade(
-                    EXCHANGE, route.symbol, route.venue_symbol, int(data["T"]) * self._scale,
-                    recv_ts, str(int(data[route.id_key])), price, size, SELL if maker else BUY,
+                    EXCHANGE, route.symbol, route.venue_symbol, ts, recv_ts,
+                    str(int(data[route.id_key])), price, size, SELL if maker else BUY,
                 )  # fmt: skip
                 return [Emit(trade)]
             except (KeyError, TypeError, ValueError) as exc:
-                return [CountParseError(f"{route.kind} frame: {type(exc).__name__}: {exc}")]
+                return [CountParseError(f"{route.kind} frame: {type(exc).__name__}: {clip(exc)}")]
         if "result" in msg and "id" in msg:
             return self._on_ack(msg, recv_ts)
         if "code" in msg or "error" in msg:
@@ -170,7 +173,7 @@ class BinanceProtocol(VenueProtocol):
         assert book is not None
         update = BookUpdate(
             int(data["U"]), int(data["u"]), parse_levels(data["b"]), parse_levels(data["a"]),
-            int(data["E"]) * self._scale, recv_ts,
+            epoch_us(int(data["E"]) * self._scale), recv_ts,
         )  # fmt: skip
         actions: list[Action] = []
         self._books.carry_out(book, book.sync.on_update(update), recv_ts, actions)
@@ -197,7 +200,7 @@ class BinanceProtocol(VenueProtocol):
         which request failed: count it and carry on."""
         error = msg.get("error") if isinstance(msg.get("error"), dict) else msg
         assert isinstance(error, dict)
-        reason = f"code {error.get('code')}: {error.get('msg')}"
+        reason = f"code {clip(error.get('code'))}: {clip(error.get('msg'))}"
         request_id = msg.get("id", error.get("id"))
         pending = self._pending.pop(request_id, None) if type(request_id) is int else None
         if pending is None:
@@ -240,7 +243,7 @@ class BinanceProtocol(VenueProtocol):
                 recv_ts=now,
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            actions: list[Action] = [CountParseError(f"depth snapshot: {exc}")]
+            actions: list[Action] = [CountParseError(f"depth snapshot: {clip(exc)}")]
             self._books.carry_out(book, book.sync.on_snapshot_failed(), now, actions)
             return actions
         actions = []

@@ -29,8 +29,9 @@ from feedgate.protocol.base import (
 from feedgate.protocol.book import BookImage, BookUpdate, L2Book
 from feedgate.protocol.bookkeeper import BookKeeper, TrackedBook
 from feedgate.protocol.booksync import WS_SNAPSHOT, BookSync, Outcome, SyncState
+from feedgate.protocol.checks import brief, clip, ms_to_us
 from feedgate.protocol.heartbeat import PingSchedule
-from feedgate.protocol.levels import check_level, parse_levels
+from feedgate.protocol.levels import check_trade, parse_levels
 from feedgate.venues.bybit import wire
 from feedgate.venues.bybit.options import BybitOptions
 from feedgate.venues.bybit.sequencing import BybitUpdateId
@@ -52,11 +53,7 @@ class _Route:
 def _us(ms: Any) -> int:
     """§6.7 ``ts``/``T``/``cts`` are epoch ms numbers (a doc note shows ``ts`` quoted once, so a
     digit string is accepted too) → integer µs."""
-    if type(ms) is int:
-        return ms * 1000
-    if type(ms) is str:
-        return int(ms) * 1000
-    raise TypeError(f"a time must be integer ms, not {ms!r}")
+    return ms_to_us(int(ms) if type(ms) is str else ms)
 
 
 class BybitProtocol(VenueProtocol):
@@ -138,11 +135,12 @@ class BybitProtocol(VenueProtocol):
         if type(msg) is not dict:
             return [CountParseError("frame is not a JSON object")]
         topic = msg.get("topic")
+        route: _Route | None = None
         try:
             if topic is not None:
                 route = self._routes.get(topic) if type(topic) is str else None
                 if route is None:
-                    return [CountParseError(f"unexpected topic {topic!r}")]
+                    return [CountParseError(f"unexpected topic {brief(topic)}")]
                 if route.book is None:
                     return self._trades(route, msg["data"], recv_ts)
                 return self._book(route, msg, recv_ts)
@@ -150,7 +148,13 @@ class BybitProtocol(VenueProtocol):
             if op is not None:
                 return self._on_op(op, msg, recv_ts)
         except (KeyError, TypeError, ValueError) as exc:
-            return [CountParseError(f"{topic or 'control'} frame: {type(exc).__name__}: {exc}")]
+            where = clip(topic or "control")
+            out: list[Action] = [
+                CountParseError(f"{where} frame: {type(exc).__name__}: {clip(exc)}")
+            ]
+            if route is not None and route.book is not None:
+                out += self._books.unreadable(route.book)  # §6.5: the image comes only once
+            return out
         return [CountParseError("unknown frame shape")]
 
     def _trades(self, route: _Route, data: Any, recv_ts: int) -> list[Action]:
@@ -166,7 +170,9 @@ class BybitProtocol(VenueProtocol):
             price, size, trade_id = item["p"], item["v"], item["i"]
             if type(price) is not str or type(size) is not str or type(trade_id) is not str:
                 raise TypeError("trade p, v and i must be strings")
-            check_level(price, size)
+            if not trade_id:  # subscribers deduplicate by it: a trade must be named
+                raise ValueError("empty trade id i")
+            check_trade(price, size)
             side = _SIDES[item["S"]]
             ts = _us(item["T"])
             if skip_block and item.get("BT") is True:
@@ -188,7 +194,7 @@ class BybitProtocol(VenueProtocol):
             raise TypeError("orderbook data must be an object")
         u = data["u"]
         if type(u) is not int:
-            raise TypeError(f"u must be an integer, not {u!r}")
+            raise TypeError(f"u must be an integer, not {brief(u)}")
         cts = msg.get("cts")
         ts = _us(cts if cts is not None else msg["ts"])
         bids, asks = parse_levels(data["b"]), parse_levels(data["a"])
@@ -209,7 +215,7 @@ class BybitProtocol(VenueProtocol):
             else:  # §6.5: a later snapshot, or u == 1 (service restart), resets the book
                 outcome = sync.on_ws_snapshot(BookImage(u, bids, asks, ts, recv_ts))
         else:
-            raise ValueError(f"unknown orderbook type {kind!r}")
+            raise ValueError(f"unknown orderbook type {brief(kind)}")
         actions: list[Action] = []
         self._books.carry_out(book, outcome, recv_ts, actions)
         return actions
@@ -235,7 +241,7 @@ class BybitProtocol(VenueProtocol):
         if op in ("ping", "pong"):
             return []  # the frame itself kept the transport clock alive
         if op not in ("subscribe", "unsubscribe"):
-            return [CountParseError(f"unknown op {op!r}")]
+            return [CountParseError(f"unknown op {brief(op)}")]
         success = msg["success"]
         if type(success) is not bool:
             raise TypeError("success must be a boolean")
@@ -247,7 +253,7 @@ class BybitProtocol(VenueProtocol):
         if request is None:
             if success:
                 return []  # an answer to nothing we wait for (a request of an earlier socket)
-            return [CountParseError(f"{op} error for no pending request: {reason}")]
+            return [CountParseError(f"{op} error for no pending request: {clip(reason)}")]
         if success or "already subscribed" in reason.lower():  # the latter UNCONFIRMED
             return self._maybe_all_answered(request, recv_ts)
         return self._rejected(request, reason, recv_ts)
@@ -285,7 +291,7 @@ class BybitProtocol(VenueProtocol):
             rejected[route.symbol] = route.venue_symbol
         for symbol, venue_symbol in sorted(rejected.items()):
             actions.append(Emit(Status(
-                EXCHANGE, StatusEvent.REJECTED, self.connection, reason or "subscribe failed",
+                EXCHANGE, StatusEvent.REJECTED, self.connection, clip(reason or "subscribe failed"),
                 recv_ts, symbol, venue_symbol,
             )))  # fmt: skip
         actions.extend(self._maybe_all_answered(request, recv_ts))

@@ -35,7 +35,8 @@ from feedgate.protocol.base import (
 from feedgate.protocol.book import BookImage, BookUpdate
 from feedgate.protocol.bookkeeper import BookKeeper, TrackedBook
 from feedgate.protocol.booksync import WS_SNAPSHOT, BookSync, SyncState
-from feedgate.protocol.levels import check_level
+from feedgate.protocol.checks import brief, clip, epoch_us
+from feedgate.protocol.levels import check_trade
 from feedgate.venues.coinbase import wire
 from feedgate.venues.coinbase.ledger import Ledger, Request
 from feedgate.venues.coinbase.options import CoinbaseOptions
@@ -168,7 +169,7 @@ class CoinbaseProtocol(VenueProtocol):
         if seq is not None:
             if type(seq) is not int:
                 # dropped whole: if it was a real message, the next one shows the jump
-                return [CountParseError(f"sequence_num is not an integer: {seq!r}")]
+                return [CountParseError(f"sequence_num is not an integer: {brief(seq)}")]
             last, self._seq = self._seq, seq
             if last is not None and seq != last + 1:
                 self._connection_gap(recv_ts, actions)
@@ -187,7 +188,7 @@ class CoinbaseProtocol(VenueProtocol):
         elif channel is None:
             actions.append(CountParseError("unknown frame shape"))
         else:
-            actions.append(CountParseError(f"unexpected channel {channel!r}"))
+            actions.append(CountParseError(f"unexpected channel {brief(channel)}"))
         if self._again:
             self._ask_books_again(actions)
         return actions
@@ -217,11 +218,13 @@ class CoinbaseProtocol(VenueProtocol):
                 product = event["product_id"]
                 book = self._books.get(product) if type(product) is str else None
                 if book is None:
-                    out.append(CountParseError(f"l2_data for an unexpected product {product!r}"))
+                    detail = f"l2_data for an unexpected product {brief(product)}"
+                    out.append(CountParseError(detail))
                     continue
                 updates = event["updates"]
                 bids, asks = wire.l2_levels(updates)
-                ts = wire.rfc3339_us(updates[0]["event_time"] if updates else msg["timestamp"])
+                stamp = updates[0]["event_time"] if updates else msg["timestamp"]
+                ts = epoch_us(wire.rfc3339_us(stamp))
                 kind = event["type"]
                 if kind == "update":
                     update = BookUpdate(number, number, bids, asks, ts, recv_ts)
@@ -229,9 +232,9 @@ class CoinbaseProtocol(VenueProtocol):
                 elif kind == "snapshot":
                     outcome = book.sync.on_ws_snapshot(BookImage(number, bids, asks, ts, recv_ts))
                 else:
-                    raise ValueError(f"unknown l2_data event type {kind!r}")
+                    raise ValueError(f"unknown l2_data event type {brief(kind)}")
             except _FRAME_ERRORS as exc:
-                out.append(CountParseError(f"l2_data event: {type(exc).__name__}: {exc}"))
+                out.append(CountParseError(f"l2_data event: {type(exc).__name__}: {clip(exc)}"))
                 if book is None:
                     self._connection_gap(recv_ts, out)
                 else:
@@ -261,7 +264,7 @@ class CoinbaseProtocol(VenueProtocol):
                 if kind == "snapshot" and not self.options.backfill_trades:
                     continue
                 if kind not in ("update", "snapshot"):
-                    raise ValueError(f"unknown market_trades event type {kind!r}")
+                    raise ValueError(f"unknown market_trades event type {brief(kind)}")
                 trades = event["trades"]
                 if type(trades) is not list:
                     raise TypeError("trades is not a list")
@@ -271,7 +274,7 @@ class CoinbaseProtocol(VenueProtocol):
                     except _FRAME_ERRORS:
                         bad += 1
         except _FRAME_ERRORS as exc:
-            out.append(CountParseError(f"market_trades: {type(exc).__name__}: {exc}"))
+            out.append(CountParseError(f"market_trades: {type(exc).__name__}: {clip(exc)}"))
             return
         if bad:
             out.append(CountParseError(f"market_trades: {bad} trade(s) could not be read"))
@@ -280,7 +283,7 @@ class CoinbaseProtocol(VenueProtocol):
         product = raw["product_id"]
         route = self._trades.get(product) if type(product) is str else None
         if route is None:
-            raise KeyError(f"trade for an unexpected product {product!r}")
+            raise KeyError(f"trade for an unexpected product {brief(product)}")
         trade_id, price, size, side = raw["trade_id"], raw["price"], raw["size"], raw["side"]
         if type(trade_id) is int:
             trade_id = str(trade_id)
@@ -288,8 +291,8 @@ class CoinbaseProtocol(VenueProtocol):
             raise TypeError("trade_id must be a string")
         if type(price) is not str or type(size) is not str or type(side) is not str:
             raise TypeError("price, size and side must be strings")
-        check_level(price, size)
-        ts = wire.rfc3339_us(raw["time"])
+        check_trade(price, size)
+        ts = epoch_us(wire.rfc3339_us(raw["time"]))
         number = int(trade_id) if trade_id.isascii() and trade_id.isdigit() else None
         last = route.last_id
         if history and (last is None or number is None or number <= last):
@@ -319,7 +322,7 @@ class CoinbaseProtocol(VenueProtocol):
         try:
             subscriptions = wire.parse_subscriptions(msg["events"])
         except _FRAME_ERRORS as exc:
-            out.append(CountParseError(f"subscriptions: {type(exc).__name__}: {exc}"))
+            out.append(CountParseError(f"subscriptions: {type(exc).__name__}: {clip(exc)}"))
             return
         self._ledger.on_ack(subscriptions)
         if not self._subscribed:

@@ -14,6 +14,8 @@ from typing import Any, Final
 import orjson
 
 from feedgate.events import Level, Side
+from feedgate.protocol.checks import brief, clip
+from feedgate.protocol.levels import decimal_text
 
 LEVEL2: Final = "level2"
 """The subscription channel of books; its messages arrive as channel ``l2_data`` (§2.2)."""
@@ -73,14 +75,16 @@ def l2_levels(updates: Any) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
         if type(price) is not str or type(size) is not str:
             raise TypeError("price_level and new_quantity must be strings")
         # levels.check_level inlined: a full-depth snapshot has tens of thousands of levels
-        if not (0.0 < float(price) < _INF and 0.0 <= float(size) < _INF):
-            raise ValueError(f"level out of range: {price!r} {size!r}")
+        if not (decimal_text(price) and decimal_text(size)):
+            raise ValueError(f"level is not decimal text: {brief(price)} {brief(size)}")
+        if not (0.0 < float(price) < _INF and float(size) < _INF):
+            raise ValueError(f"level out of range: {brief(price)} {brief(size)}")
         if side == BID:
             bids.append((price, size))
         elif side == OFFER:
             asks.append((price, size))
         else:
-            raise ValueError(f"unknown book side {side!r}")
+            raise ValueError(f"unknown book side {brief(side)}")
     return tuple(bids), tuple(asks)
 
 
@@ -105,7 +109,7 @@ def parse_subscriptions(events: Any) -> dict[str, frozenset[str]]:
 def error_text(msg: dict[str, Any]) -> str:
     """§2.2 error frame (shape UNCONFIRMED, ``{"type":"error","message":"failure to subscribe"}``):
     its ``message`` and, where present, ``reason`` (the legacy feed's detail field)."""
-    parts = [str(msg[key]) for key in ("message", "reason") if msg.get(key) not in (None, "")]
+    parts = [clip(msg[key]) for key in ("message", "reason") if msg.get(key) not in (None, "")]
     return ": ".join(parts) or "error"
 
 
@@ -171,26 +175,26 @@ def rfc3339_us(text: str) -> int:
         raise TypeError("a timestamp must be a string")
     n = len(text)
     if n < 20 or text[4] != "-" or text[7] != "-" or text[10] not in "Tt":
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+        raise ValueError(f"not an RFC 3339 timestamp: {brief(text)}")
     if text[13] != ":" or text[16] != ":":
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+        raise ValueError(f"not an RFC 3339 timestamp: {brief(text)}")
     fields = text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
     if not (fields.isascii() and fields.isdigit()):
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+        raise ValueError(f"not an RFC 3339 timestamp: {brief(text)}")
     year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
     hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
     if not 1 <= month <= 12 or hour > 23 or minute > 59 or second > 60:
-        raise ValueError(f"timestamp out of range: {text!r}")
+        raise ValueError(f"timestamp out of range: {brief(text)}")
     leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     if not 1 <= day <= _MONTH_DAYS[month - 1] + leap:
-        raise ValueError(f"timestamp out of range: {text!r}")
+        raise ValueError(f"timestamp out of range: {brief(text)}")
     micros, i = 0, 19
     if text[19] == ".":
         j = 20
         while j < n and text[j] in _DIGITS:
             j += 1
         if j == 20:
-            raise ValueError(f"empty fraction: {text!r}")
+            raise ValueError(f"empty fraction: {brief(text)}")
         micros = int((text[20:j] + "00000")[:6])
         i = j
     zone = text[i:]
@@ -198,7 +202,7 @@ def rfc3339_us(text: str) -> int:
     if zone not in ("Z", "z"):
         hh, mm = zone[1:3], zone[4:6]
         if len(zone) != 6 or zone[0] not in "+-" or zone[3] != ":" or not (hh + mm).isdigit():
-            raise ValueError(f"bad zone in timestamp: {text!r}")
+            raise ValueError(f"bad zone in timestamp: {brief(text)}")
         offset = (int(hh) * 60 + int(mm)) * 60 * (1 if zone[0] == "+" else -1)
     days = _days_from_civil(year, month, day)
     seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset

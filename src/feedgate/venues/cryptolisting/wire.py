@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from feedgate.protocol.checks import MAX_US, brief
+
 TEST_REQUEST = '{"type":"test"}'
 """§7.1: client → server; answered (to this client only) by a ``test_announcement``."""
 TEST_RATE_LIMITED = "test_rate_limited"
@@ -61,6 +63,14 @@ def _opt_int(msg: dict[str, Any], key: str) -> int | None:
     return value
 
 
+def _opt_time(msg: dict[str, Any], key: str) -> int | None:
+    """An optional epoch-µs field; a time before 1970 or after 9999 is junk, not a time."""
+    value = _opt_int(msg, key)
+    if value is not None and not 0 <= value <= MAX_US:
+        raise FrameError(f"{key} is out of range: {value}")
+    return value
+
+
 def _str(msg: dict[str, Any], key: str) -> str:
     value = msg.get(key)
     if not isinstance(value, str):
@@ -103,17 +113,18 @@ def parse_announcement(msg: dict[str, Any], *, test: bool = False) -> Announceme
     if test:
         msg = {"publisher": "test", "listingType": "test", "title": "", "ticker": "", **msg}
     publisher = _str(msg, "publisher").lower()
-    if not publisher or not publisher.replace("_", "").isalnum():
-        raise FrameError(f"publisher {publisher!r} is not an exchange id")
+    # an exchange id names the channel (announcements:{publisher}): ASCII letters, digits, "_"
+    if not (publisher.isascii() and publisher.replace("_", "").isalnum()):
+        raise FrameError(f"publisher {brief(publisher)} is not an exchange id")
     abnormal = msg.get("abnormalDetectionLatency")
     fields = AnnouncementFields(
         publisher=publisher,
         listing_type=_str(msg, "listingType"),  # unknown values pass through (§7.1)
         tickers=split_list(_str(msg, "ticker")),
         title=_str(msg, "title"),
-        publish_ts=_opt_int(msg, "publishTimestampUs"),
-        detected_ts=_opt_int(msg, "detectedTimestampUs"),
-        dispatch_ts=_opt_int(msg, "dispatchTimestampUs"),
+        publish_ts=_opt_time(msg, "publishTimestampUs"),
+        detected_ts=_opt_time(msg, "detectedTimestampUs"),
+        dispatch_ts=_opt_time(msg, "dispatchTimestampUs"),
         abnormal_latency=abnormal if isinstance(abnormal, bool) else None,
     )
     if not test and fields.detected_ts is None and fields.publish_ts is None:

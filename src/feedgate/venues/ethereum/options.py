@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from feedgate.secrets import Secret
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _TOPIC = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -57,8 +59,10 @@ class LogFilter(BaseModel):
 class EthereumOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ws_url: str = "ws://localhost:8546"
-    """The node's WebSocket JSON-RPC endpoint, used as given (pub/sub needs WS or IPC, §8)."""
+    ws_url: Secret = SecretStr("ws://localhost:8546")
+    """The node's WebSocket JSON-RPC endpoint, used as given (pub/sub needs WS or IPC, §8).
+    A secret: node providers put the API key in the url (``wss://…/v3/KEY``), so it takes
+    ``{ env = "NAME" }`` or ``{ file = "PATH" }`` too and never shows in a repr or log."""
     rest_url: str = "http://localhost:8545"
     """Unused (no instrument list); accepted so every feed can be pointed at a simulator."""
     network: str = Field(default="ethereum", pattern=r"^[a-z0-9][a-z0-9_-]*$")

@@ -31,6 +31,7 @@ from feedgate.protocol.base import (
     Subscribed,
     VenueProtocol,
 )
+from feedgate.protocol.checks import brief, check_payload, clip, epoch_us
 from feedgate.venues.ethereum import wire
 from feedgate.venues.ethereum.options import EthereumOptions
 
@@ -77,7 +78,7 @@ class EthereumProtocol(VenueProtocol):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def connect_url(self) -> str:
-        return self.options.ws_url
+        return self.options.ws_url.get_secret_value()
 
     def on_open(self, now: int) -> list[Action]:
         """§8: subscriptions die with the connection: subscribe everything again, fresh ids."""
@@ -146,9 +147,9 @@ class EthereumProtocol(VenueProtocol):
             return []
         request = self._pending.get(request_id) if type(request_id) is int else None
         if request is None:
-            return [CountParseError(f"answer to no pending request: id {request_id!r}")]
+            return [CountParseError(f"answer to no pending request: id {brief(request_id)}")]
         if type(result) is not str or not result:
-            return [CountParseError(f"subscription id is not a string: {result!r}")]
+            return [CountParseError(f"subscription id is not a string: {brief(result)}")]
         del self._pending[request_id]
         self._subs[result] = request.kind
         return self._maybe_subscribed(recv_ts)
@@ -177,9 +178,9 @@ class EthereumProtocol(VenueProtocol):
         subscribe with that id failed (a bad filter): ``rejected``, the rest keeps flowing."""
         error, request_id = msg["error"], msg.get("id")
         detail = (
-            f"code {error.get('code')}: {error.get('message')}"
+            f"code {clip(error.get('code'))}: {clip(error.get('message'))}"
             if type(error) is dict
-            else repr(error)
+            else brief(error)
         )
         if type(request_id) is int and request_id in self._keepalive_ids:
             self._keepalive_ids.discard(request_id)
@@ -203,13 +204,13 @@ class EthereumProtocol(VenueProtocol):
         subscription, result = params.get("subscription"), params.get("result")
         kind = self._subs.get(subscription) if type(subscription) is str else None
         if kind is None:
-            return [CountParseError(f"unknown subscription {subscription!r}")]
+            return [CountParseError(f"unknown subscription {brief(subscription)}")]
         if type(result) is not dict:
             return [CountParseError(f"{kind} notification without a result object")]
         try:
             event = self._head(result, recv_ts) if kind == HEADS else self._log(result, recv_ts)
         except (KeyError, TypeError, ValueError) as exc:
-            return [CountParseError(f"{kind} notification: {type(exc).__name__}: {exc}")]
+            return [CountParseError(f"{kind} notification: {type(exc).__name__}: {clip(exc)}")]
         actions: list[Action] = []
         if kind == HEADS and self._subscribed:
             actions += self._gap(event, recv_ts)
@@ -224,13 +225,15 @@ class EthereumProtocol(VenueProtocol):
     def _head(self, head: dict[str, Any], recv_ts: int) -> Onchain:
         """§8 newHeads result ``{"number": "0x1b4", "hash": "0x…", "parentHash": "0x…",
         "timestamp": "0x6720a3f1", …}`` → kind ``heads``; ``ts`` = timestamp seconds in µs."""
-        number = wire.quantity(head["number"])
+        number = wire.index(head["number"])
         block_hash = head["hash"]
         if type(block_hash) is not str:
             raise TypeError("head hash is not a string")
+        ts = epoch_us(wire.quantity(head["timestamp"]) * 1_000_000)
+        check_payload(head)
         return Onchain(
             exchange=EXCHANGE,
-            ts=wire.quantity(head["timestamp"]) * 1_000_000,
+            ts=ts,
             recv_ts=recv_ts,
             network=self.network,
             kind=HEADS,
@@ -257,9 +260,10 @@ class EthereumProtocol(VenueProtocol):
             raise TypeError("removed must be a boolean, blockHash/transactionHash strings")
         if type(log["address"]) is not str or type(log["topics"]) is not list:
             raise TypeError("address must be a string and topics a list")
-        number, index = wire.quantity(log["blockNumber"]), wire.quantity(log["logIndex"])
+        number, index = wire.index(log["blockNumber"]), wire.index(log["logIndex"])
         transfer = wire.decode_transfer(log)
         payload: dict[str, object] = dict(log) if transfer is None else {**log, **transfer}
+        check_payload(payload)
         return Onchain(
             exchange=EXCHANGE,
             ts=self._head_times.get(block_hash),

@@ -11,7 +11,10 @@ from typing import Any
 
 import orjson
 
+from feedgate.protocol.checks import brief
+
 JSONRPC = "2.0"
+INT64_MAX = 2**63 - 1
 SUBSCRIPTION = "eth_subscription"
 NEW_HEADS = "newHeads"
 LOGS = "logs"
@@ -56,8 +59,17 @@ def notification(subscription: str, result: dict[str, Any]) -> bytes:
 def quantity(value: object) -> int:
     """§8 ``"0x1b4"`` → 436. Raises ValueError/TypeError for anything but 0x-hex text."""
     if type(value) is not str or not _QUANTITY.match(value):
-        raise ValueError(f"not a 0x-hex quantity: {value!r}")
+        raise ValueError(f"not a 0x-hex quantity: {brief(value)}")
     return int(value, 16)
+
+
+def index(value: object) -> int:
+    """A block number or log index: a ``quantity`` (up to 256 bits in general) that fits the
+    signed 64-bit integer the message schema gives it; ValueError beyond."""
+    number = quantity(value)
+    if number > INT64_MAX:
+        raise ValueError(f"{brief(value)} does not fit 64 bits")
+    return number
 
 
 def hex_quantity(n: int) -> str:
@@ -73,7 +85,7 @@ def topic_address(topic: object) -> str:
     checksum needs Keccak-256, which the standard library lacks, and nodes send lowercase.
     """
     if type(topic) is not str or not _WORD.match(topic) or int(topic[2:26], 16) != 0:
-        raise ValueError(f"not an address topic: {topic!r}")
+        raise ValueError(f"not an address topic: {brief(topic)}")
     return "0x" + topic[26:].lower()
 
 

@@ -29,6 +29,7 @@ from feedgate.events import Level
 from feedgate.protocol.book import BookImage, BookSide, BookUpdate
 from feedgate.protocol.bookkeeper import TrackedBook
 from feedgate.protocol.booksync import Outcome, SyncState
+from feedgate.protocol.checks import brief
 from feedgate.protocol.levels import number_text
 from feedgate.protocol.sequencing import Order, Sequenced
 from feedgate.venues.kraken.checksum import (
@@ -76,7 +77,7 @@ def parse_levels(raw: Any) -> tuple[tuple[Level, ...], RawLevels]:
     for item in raw:
         price, qty = _number(item["price"]), _number(item["qty"])
         if not (0.0 < float(price) < math.inf and 0.0 <= float(qty) < math.inf):
-            raise ValueError(f"level out of range: {price!r} {qty!r}")
+            raise ValueError(f"level out of range: {brief(price)} {brief(qty)}")
         levels.append((number_text(price), number_text(qty)))
         numbers.append((price, qty))
     return tuple(levels), numbers
@@ -85,7 +86,7 @@ def parse_levels(raw: Any) -> tuple[tuple[Level, ...], RawLevels]:
 def parse_checksum(value: Any) -> int:
     """§3.5 ``"checksum": 3547452596``: an unsigned 32-bit integer."""
     if type(value) is not int or not 0 <= value <= _CRC_MAX:
-        raise ValueError(f"checksum must be an unsigned 32-bit integer, not {value!r}")
+        raise ValueError(f"checksum must be an unsigned 32-bit integer, not {brief(value)}")
     return value
 
 

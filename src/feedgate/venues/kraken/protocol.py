@@ -32,6 +32,7 @@ from feedgate.protocol.base import (
 from feedgate.protocol.book import BookImage, BookUpdate
 from feedgate.protocol.bookkeeper import BookKeeper, TrackedBook
 from feedgate.protocol.booksync import WS_SNAPSHOT, BookSync
+from feedgate.protocol.checks import brief, clip, epoch_us
 from feedgate.protocol.heartbeat import PingSchedule
 from feedgate.protocol.levels import number_text
 from feedgate.venues.kraken import wire
@@ -168,7 +169,7 @@ class KrakenProtocol(VenueProtocol):
                 return self._on_trades(msg, recv_ts)
             if channel == wire.HEARTBEAT or channel == wire.STATUS:
                 return []  # §3.6 heartbeat, §3.1 status: liveness only
-            return [CountParseError(f"unexpected channel {channel!r}")]
+            return [CountParseError(f"unexpected channel {brief(channel)}")]
         if "error" in msg or "Error" in msg or msg.get("success") is False:
             return self._on_error(msg, recv_ts)
         method = msg.get("method")
@@ -183,13 +184,17 @@ class KrakenProtocol(VenueProtocol):
         entry is handled on its own, so a bad one cannot drop the others' deltas."""
         kind, data = msg.get("type"), msg.get("data")
         if (kind != "snapshot" and kind != "update") or type(data) is not list:
-            return [CountParseError(f"book frame of type {kind!r} without a data list")]
+            return [CountParseError(f"book frame of type {brief(kind)} without a data list")]
         out: list[Action] = []
         for entry in data:
             try:
                 self._book_entry(kind == "snapshot", entry, recv_ts, out)
             except _PARSE_ERRORS as exc:
-                out.append(CountParseError(f"book {kind}: {type(exc).__name__}: {exc}"))
+                out.append(CountParseError(f"book {kind}: {type(exc).__name__}: {clip(exc)}"))
+                symbol = entry.get("symbol") if type(entry) is dict else None
+                book = self._book_routes.get(symbol) if type(symbol) is str else None
+                if book is not None:  # §3.4: the image comes once per subscription
+                    out += self._books.unreadable(book.tracked)
         return out
 
     def _book_entry(self, snapshot: bool, entry: Any, recv_ts: int, out: list[Action]) -> None:
@@ -198,13 +203,13 @@ class KrakenProtocol(VenueProtocol):
         symbol = entry["symbol"]
         book = self._book_routes.get(symbol) if type(symbol) is str else None
         if book is None:
-            out.append(CountParseError(f"book data for unsubscribed symbol {symbol!r}"))
+            out.append(CountParseError(f"book data for unsubscribed symbol {brief(symbol)}"))
             return
         bids, raw_bids = parse_levels(entry.get("bids", []))
         asks, raw_asks = parse_levels(entry.get("asks", []))
         checksum = parse_checksum(entry["checksum"])
         stamp = entry.get("timestamp")
-        ts = None if stamp is None else wire.parse_timestamp(stamp)
+        ts = None if stamp is None else epoch_us(wire.parse_timestamp(stamp))
         if snapshot:
             image = BookImage(0, bids, asks, ts, recv_ts)
             outcome, refused = book.on_snapshot(image, raw_bids, raw_asks, checksum)
@@ -229,13 +234,13 @@ class KrakenProtocol(VenueProtocol):
         if kind == "snapshot":
             return []  # §3.3 recent trades, only sent when asked for (we ask snapshot: false)
         if kind != "update" or type(data) is not list:
-            return [CountParseError(f"trade frame of type {kind!r} without a data list")]
+            return [CountParseError(f"trade frame of type {brief(kind)} without a data list")]
         out: list[Action] = []
         for entry in data:
             try:
                 out.append(self._trade(entry, recv_ts))
             except _PARSE_ERRORS as exc:
-                out.append(CountParseError(f"trade: {type(exc).__name__}: {exc}"))
+                out.append(CountParseError(f"trade: {type(exc).__name__}: {clip(exc)}"))
         return out
 
     def _trade(self, entry: Any, recv_ts: int) -> Action:
@@ -245,7 +250,7 @@ class KrakenProtocol(VenueProtocol):
         venue_symbol = entry["symbol"]
         symbol = self._trade_routes.get(venue_symbol) if type(venue_symbol) is str else None
         if symbol is None:
-            return CountParseError(f"trade for unsubscribed symbol {venue_symbol!r}")
+            return CountParseError(f"trade for unsubscribed symbol {brief(venue_symbol)}")
         price, qty, trade_id = entry["price"], entry["qty"], entry["trade_id"]
         if type(trade_id) is not int:
             raise TypeError("trade_id must be an integer")
@@ -253,10 +258,11 @@ class KrakenProtocol(VenueProtocol):
             if type(value) is not float and type(value) is not int:
                 raise TypeError("trade price/qty must be JSON numbers")
         if not (0.0 < float(price) < math.inf and 0.0 < float(qty) < math.inf):
-            raise ValueError(f"trade out of range: {price!r} {qty!r}")
+            raise ValueError(f"trade out of range: {brief(price)} {brief(qty)}")
+        ts = epoch_us(wire.parse_timestamp(entry["timestamp"]))
         return Emit(Trade(
-            EXCHANGE, symbol, venue_symbol, wire.parse_timestamp(entry["timestamp"]), recv_ts,
-            str(trade_id), number_text(price), number_text(qty), _SIDES[entry["side"]],
+            EXCHANGE, symbol, venue_symbol, ts, recv_ts, str(trade_id), number_text(price),
+            number_text(qty), _SIDES[entry["side"]],
         ))  # fmt: skip
 
     def _on_ack(self, msg: dict[str, Any], recv_ts: int) -> list[Action]:
@@ -287,7 +293,7 @@ class KrakenProtocol(VenueProtocol):
         """§3.2 ``{"error": "Currency pair not supported XBT/USD", "method": "subscribe",
         "success": false, "symbol": "XBT/USD", …, "req_id": 1}``. An initial subscription that
         fails is rejected for good (``rejected`` status); a failed resubscribe reconnects."""
-        reason = str(msg.get("error", msg.get("Error", "unknown error")))
+        reason = clip(msg.get("error", msg.get("Error", "unknown error")))
         req_id, symbol = msg.get("req_id"), msg.get("symbol")
         request = self._pending.get(req_id) if type(req_id) is int else None
         if request is None or type(req_id) is not int:
@@ -336,7 +342,7 @@ class KrakenProtocol(VenueProtocol):
         try:
             pairs = wire.parse_asset_pairs(body)
         except (orjson.JSONDecodeError, *_PARSE_ERRORS) as exc:
-            return [CountParseError(f"AssetPairs: {type(exc).__name__}: {exc}")]
+            return [CountParseError(f"AssetPairs: {type(exc).__name__}: {clip(exc)}")]
         self._instruments_done = True
         by_venue = {pair.venue_symbol: pair for pair in pairs.values()}
         for venue_symbol, book in self._book_routes.items():

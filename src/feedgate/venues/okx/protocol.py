@@ -30,7 +30,9 @@ from feedgate.protocol.base import (
 from feedgate.protocol.book import BookImage, BookUpdate
 from feedgate.protocol.bookkeeper import BookKeeper, TrackedBook
 from feedgate.protocol.booksync import WS_SNAPSHOT_WITH_REST_FALLBACK, BookSync, Outcome, SyncState
+from feedgate.protocol.checks import brief, clip
 from feedgate.protocol.heartbeat import PingSchedule
+from feedgate.protocol.levels import check_trade
 from feedgate.venues.okx import wire
 from feedgate.venues.okx.checksum import LEVELS, legacy_checksum
 from feedgate.venues.okx.options import OkxOptions
@@ -165,7 +167,7 @@ class OkxProtocol(VenueProtocol):
             if "data" in msg and type(arg) is dict:
                 route = self._routes.get((arg["channel"], arg["instId"]))
                 if route is None:
-                    return [CountParseError(f"unexpected push {arg!r}")]
+                    return [CountParseError(f"unexpected push {brief(arg)}")]
                 if route.kind == wire.BOOKS:
                     return self._on_books(route, msg, recv_ts)
                 if route.kind == wire.TRADES:
@@ -179,7 +181,7 @@ class OkxProtocol(VenueProtocol):
             if event == "notice":  # §5.2 (64008): closing in 30 s for an upgrade; replace it
                 return [Rotate("server_shutdown")]
         except _PARSE_ERRORS as exc:
-            return [CountParseError(f"{type(exc).__name__}: {exc}")]
+            return [CountParseError(f"{type(exc).__name__}: {clip(exc)}")]
         return [CountParseError("unknown frame shape")]
 
     def _on_trades(self, route: _Route, data: Any, recv_ts: int) -> list[Action]:
@@ -194,6 +196,9 @@ class OkxProtocol(VenueProtocol):
             trade_id, px, sz = item["tradeId"], item["px"], item["sz"]
             if type(trade_id) is not str or type(px) is not str or type(sz) is not str:
                 raise TypeError("tradeId, px and sz must be strings")
+            if not trade_id:
+                raise ValueError("empty tradeId")
+            check_trade(px, sz)
             actions.append(Emit(Trade(
                 EXCHANGE, route.symbol, route.venue_symbol, wire.parse_ts(item["ts"]), recv_ts,
                 trade_id, px, sz, _SIDES[item["side"]],
@@ -208,7 +213,7 @@ class OkxProtocol(VenueProtocol):
         applied, so a bad frame never half-updates a book."""
         action, data = msg.get("action"), msg["data"]
         if action not in _ACTIONS or type(data) is not list:
-            raise ValueError(f"books frame with action {action!r}")
+            raise ValueError(f"books frame with action {brief(action)}")
         parsed = [
             (
                 wire.parse_levels(item["bids"]), wire.parse_levels(item["asks"]),
@@ -307,7 +312,7 @@ class OkxProtocol(VenueProtocol):
         ``rejected`` status, not retried on reconnect) and every other subscription goes on. An
         error on a first request that names nothing rejects that request's unanswered symbols;
         one on a book resync is counted, and the book syncs over REST on its next update."""
-        reason = f"code {msg.get('code')}: {msg.get('msg')}"
+        reason = f"code {clip(msg.get('code'))}: {clip(msg.get('msg'))}"
         request_id = msg.get("id")
         request = self._subs.get(request_id)
         ours = {route.venue_symbol for route in self._routes.values()}
@@ -352,7 +357,7 @@ class OkxProtocol(VenueProtocol):
         try:
             seq, bids, asks, ts = wire.parse_rest_books(body)
         except (orjson.JSONDecodeError, *_PARSE_ERRORS) as exc:
-            actions.append(CountParseError(f"books snapshot: {type(exc).__name__}: {exc}"))
+            actions.append(CountParseError(f"books snapshot: {type(exc).__name__}: {clip(exc)}"))
             self._books.carry_out(book, book.sync.on_snapshot_failed(), now, actions)
             return actions
         image = BookImage(seq, bids, asks, ts, now)

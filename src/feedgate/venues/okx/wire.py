@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from feedgate.events import Level
+from feedgate.protocol.checks import brief, epoch_us
 from feedgate.protocol.levels import check_level
 
 PUBLIC_PATH = "/ws/v5/public"
@@ -175,7 +176,7 @@ def parse_levels(raw: Any) -> tuple[Level, ...]:
     levels: list[Level] = []
     for level in raw:
         if type(level) is not list or len(level) != 4:
-            raise ValueError(f"an OKX level is [px, sz, '0', orders], not {level!r}")
+            raise ValueError(f"an OKX level is [px, sz, '0', orders], not {brief(level)}")
         price, size = level[0], level[1]
         if type(price) is not str or type(size) is not str:
             raise TypeError("level prices and sizes must be strings")
@@ -187,8 +188,8 @@ def parse_levels(raw: Any) -> tuple[Level, ...]:
 def parse_ts(raw: Any) -> int:
     """§5.8 ``"1597026383085"`` (epoch ms as a string) → integer µs."""
     if type(raw) is not str:
-        raise TypeError(f"ts must be a string of epoch ms, not {raw!r}")
-    return int(raw) * 1000
+        raise TypeError(f"ts must be a string of epoch ms, not {brief(raw)}")
+    return epoch_us(int(raw) * 1000)
 
 
 def seq_field(data: dict[str, Any], key: str) -> int | None:
@@ -197,7 +198,7 @@ def seq_field(data: dict[str, Any], key: str) -> int | None:
     if value is None:
         return None
     if type(value) is not int:
-        raise TypeError(f"{key} must be an integer, not {value!r}")
+        raise TypeError(f"{key} must be an integer, not {brief(value)}")
     return value
 
 

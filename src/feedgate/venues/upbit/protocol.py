@@ -42,8 +42,9 @@ from feedgate.protocol.base import (
     Subscribed,
     VenueProtocol,
 )
+from feedgate.protocol.checks import brief, check_payload, clip, ms_to_us
 from feedgate.protocol.heartbeat import PingSchedule
-from feedgate.protocol.levels import check_level, number_text
+from feedgate.protocol.levels import check_level, check_trade, number_text
 from feedgate.venues.upbit import wire
 from feedgate.venues.upbit.auth import make_jwt
 from feedgate.venues.upbit.options import REGION_HOSTS, UpbitOptions
@@ -78,13 +79,6 @@ class _Tape:
         if len(self.order) > _SEEN_TRADES:
             self.seen.discard(self.order.popleft())
         return True
-
-
-def _us(ms: Any) -> int:
-    """§4.8 epoch ms → µs."""
-    if type(ms) is not int:
-        raise TypeError(f"a timestamp must be integer ms, not {ms!r}")
-    return ms * 1000
 
 
 class UpbitProtocol(VenueProtocol):
@@ -235,17 +229,22 @@ class UpbitProtocol(VenueProtocol):
         try:
             kind = msg.get("type", msg.get("ty"))
             if kind == wire.TRADE:
-                return self._ack(recv_ts) + self._trade(msg, recv_ts)
+                # parsed first: a frame counted as a parse error must not mark the connection
+                # up while the Subscribed it owes is dropped with the frame
+                data = self._trade(msg, recv_ts)
+                return self._ack(recv_ts) + data
             if kind == wire.ORDERBOOK:
-                return self._ack(recv_ts) + self._orderbook(msg, recv_ts)
+                data = self._orderbook(msg, recv_ts)
+                return self._ack(recv_ts) + data
             if kind in (wire.MY_ORDER, wire.MY_ASSET):
-                return self._ack(recv_ts) + self._private_update(kind, msg, recv_ts)
+                data = self._private_update(kind, msg, recv_ts)
+                return self._ack(recv_ts) + data
             if kind is None and msg.get("status") == "UP":
                 return self._ack(recv_ts)  # §4.5 keepalive reply
             if kind is None and "error" in msg:
                 return self._error(msg["error"], recv_ts)
         except (KeyError, TypeError, ValueError) as exc:
-            return [CountParseError(f"{kind} frame: {type(exc).__name__}: {exc}")]
+            return [CountParseError(f"{clip(kind)} frame: {type(exc).__name__}: {clip(exc)}")]
         return [CountParseError("unknown frame shape")]
 
     def _ack(self, recv_ts: int) -> list[Action]:
@@ -265,15 +264,15 @@ class UpbitProtocol(VenueProtocol):
         code = wire.get(msg, "code")
         tape = self._tapes.get(code) if type(code) is str else None
         if tape is None:
-            raise ValueError(f"trade for unsubscribed code {code!r}")
+            raise ValueError(f"trade for unsubscribed code {brief(code)}")
         price = number_text(wire.get(msg, "trade_price"))
         size = number_text(wire.get(msg, "trade_volume"))
-        check_level(price, size)
+        check_trade(price, size)
         side = _SIDES[wire.get(msg, "ask_bid")]
         sid = wire.get(msg, "sequential_id")
         if type(sid) is not int:
             raise TypeError("sequential_id must be an integer")
-        ts = _us(wire.get(msg, "trade_timestamp"))
+        ts = ms_to_us(wire.get(msg, "trade_timestamp"))
         if not tape.first_time(sid):
             return []
         return [Emit(Trade(EXCHANGE, tape.symbol, code, ts, recv_ts, str(sid), price, size, side))]
@@ -286,8 +285,8 @@ class UpbitProtocol(VenueProtocol):
         code = wire.get(msg, "code")
         book = self._books.get(code) if type(code) is str else None
         if book is None:
-            raise ValueError(f"orderbook for unsubscribed code {code!r}")
-        ts = _us(wire.get(msg, "timestamp"))
+            raise ValueError(f"orderbook for unsubscribed code {brief(code)}")
+        ts = ms_to_us(wire.get(msg, "timestamp"))
         units = wire.get(msg, "orderbook_units")
         if type(units) is not list:
             raise TypeError("orderbook_units must be a list")
@@ -333,7 +332,7 @@ class UpbitProtocol(VenueProtocol):
         ``{"ty":"myAsset","astuid":"…","ast":[{"cu":"KRW","b":1000.0,"l":0.0}],
         "asttms":1710146517259,"tms":1710146517267,"st":"REALTIME"}``: published as sent, with
         the message ``timestamp``; ``myOrder`` frames carry their market ``code``."""
-        ts = _us(wire.get(msg, "timestamp"))
+        ts = ms_to_us(wire.get(msg, "timestamp"))
         name = "my_order" if kind == wire.MY_ORDER else "my_asset"
         symbol: str | None = None
         code = msg.get("code", msg.get("cd"))
@@ -341,6 +340,7 @@ class UpbitProtocol(VenueProtocol):
             if type(code) is not str:
                 raise TypeError("myOrder needs a market code")
             symbol = self._codes.get(code) or wire.canonical(code)
+        check_payload(msg)
         account = self.options.account
         return [Emit(PrivateUpdate(
             EXCHANGE, ts, recv_ts, account, name, msg, symbol,
@@ -352,7 +352,7 @@ class UpbitProtocol(VenueProtocol):
         ``INVALID_AUTH`` cannot get better by reconnecting: the connection stops."""
         if type(error) is not dict or type(error.get("name")) is not str:
             raise TypeError("error must be an object with a name")
-        name = error["name"]
+        name = clip(error["name"])
         status = Status(EXCHANGE, StatusEvent.REJECTED, self.connection, name, recv_ts)
         out: list[Action] = [CountParseError(f"venue error {name}"), Emit(status)]
         if name == "INVALID_AUTH":

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from feedgate.protocol.checks import brief
+
 TRADE, ORDERBOOK, MY_ORDER, MY_ASSET = "trade", "orderbook", "myOrder", "myAsset"
 PUBLIC_PATH, PRIVATE_PATH = "/websocket/v1", "/websocket/v1/private"  # §4.1
 PING = "PING"  # §4.5 text keepalive
@@ -40,7 +42,7 @@ def canonical(code: str) -> str:
     """§4.8 ``KRW-BTC`` (QUOTE-BASE) → ``BTC-KRW``; raises ValueError for anything else."""
     quote, sep, base = code.partition("-")
     if not sep or not quote or not base or "-" in base or code != code.upper():
-        raise ValueError(f"not an Upbit market code: {code!r}")
+        raise ValueError(f"not an Upbit market code: {brief(code)}")
     return f"{base}-{quote}"
 
 
