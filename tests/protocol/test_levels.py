@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedgate.protocol.levels import number_text, parse_levels
+from feedgate.protocol.levels import check_trade, number_text, parse_levels
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,26 @@ def test_parse_levels_keeps_text_and_rejects_junk() -> None:
     ):
         with pytest.raises((ValueError, TypeError)):
             parse_levels(junk)
+
+
+BAD_TRADE_TEXTS = ["0", "0.000", "-1", "1e3", " 1", "1_0", "٣", "nan", "inf", "9" * 400, "", "1."]
+
+
+@pytest.mark.parametrize("bad", BAD_TRADE_TEXTS)
+def test_check_trade_refuses_junk_however_warm_its_cache_is(bad: str) -> None:
+    """Checked texts are remembered: a remembered good price or size must never let a bad
+    partner through, whichever side it is on, however often the good one came before."""
+    for _ in range(3):
+        check_trade("94250.01", "0.0012")  # both remembered now
+    with pytest.raises(ValueError):
+        check_trade("94250.01", bad)
+    with pytest.raises(ValueError):
+        check_trade(bad, "0.0012")
+    with pytest.raises(ValueError):  # and the refusal is not remembered either
+        check_trade(bad, bad)
+
+
+def test_a_zero_size_level_is_fine_but_never_a_trade_after_it() -> None:
+    assert parse_levels([["94250.01", "0"]]) == (("94250.01", "0"),)
+    with pytest.raises(ValueError):
+        check_trade("94250.01", "0")
