@@ -33,7 +33,7 @@ def parse_levels(raw: Any) -> tuple[Level, ...]:
     levels: list[Level] = []
     append = levels.append
     inf = math.inf
-    valid = _VALID_PRICES
+    valid = _CHECKED_POSITIVE
     for level in raw:
         if type(level) is not list or len(level) != 2:
             raise ValueError(f"a level is a [price, qty] pair, not {brief(level)}")
@@ -45,7 +45,7 @@ def parse_levels(raw: Any) -> tuple[Level, ...]:
         if price not in valid:
             if not (decimal_text(price) and 0.0 < float(price) < inf):
                 raise ValueError(f"not a level: {brief(price)} {brief(size)}")
-            if len(valid) >= _VALID_PRICES_MAX:
+            if len(valid) >= _CHECKED_MAX:
                 valid.clear()
             valid.add(price)
         if not (decimal_text(size) and (len(size) < 300 or float(size) < inf)):
@@ -54,11 +54,11 @@ def parse_levels(raw: Any) -> tuple[Level, ...]:
     return tuple(levels)
 
 
-_VALID_PRICES: set[str] = set()
+_CHECKED_POSITIVE: set[str] = set()
 """Texts already checked to be positive finite plain decimals (level prices, trade prices and
 sizes): the same ones come back message after message, and a set lookup costs a fraction of
-checking one (bounded: forgotten at ``_VALID_PRICES_MAX``)."""
-_VALID_PRICES_MAX = 65_536
+checking one (bounded: forgotten at ``_CHECKED_MAX``)."""
+_CHECKED_MAX = 65_536
 
 
 def check_level(price: str, size: str) -> None:
@@ -75,13 +75,13 @@ def check_trade(price: str, size: str) -> None:
 
     Both are then positive decimal texts, as a level's price is: texts already checked are
     remembered in the same set (the full check costs ~0.9 µs a trade, a set hit ~0.03 µs)."""
-    valid = _VALID_PRICES
+    valid = _CHECKED_POSITIVE
     if price in valid and size in valid:
         return
     check_level(price, size)
     if not float(size) > 0.0:
         raise ValueError(f"trade of size {brief(size)}")
-    if len(valid) >= _VALID_PRICES_MAX:
+    if len(valid) >= _CHECKED_MAX:
         valid.clear()
     valid.add(price)
     valid.add(size)

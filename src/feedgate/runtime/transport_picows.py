@@ -72,8 +72,6 @@ class _Listener(WSListener):
         self.error: BaseException | None = None
         self.close_code: int | None = None  # the venue's close frame
         self.close_reason = ""
-        self.sent_code: int | None = None  # ours, when we closed first because of an error
-        self.sent_reason = ""
         self.disconnected: asyncio.Future[None] = self.loop.create_future()
 
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -226,8 +224,6 @@ class _Listener(WSListener):
 
     def fail(self, transport: WSTransport, code: int, reason: str) -> None:
         """We end the connection because of an error we detected: close frame, then abort."""
-        if self.close_code is None and self.sent_code is None:
-            self.sent_code, self.sent_reason = code, reason
         if not transport.is_close_frame_sent:
             transport.send_close(WSCloseCode(code), reason.encode())
         self.loop.call_later(0.01, transport.disconnect, False)
@@ -259,30 +255,35 @@ class PicowsTransport:
         # its own; read it here, or asyncio logs "exception was never retrieved" (the close
         # frame it sent says the same, below)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._ws.wait_disconnected(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self._ws.wait_disconnected()
         listener.deliver_held()
         if listener.error is not None:
             raise listener.error
-        sent_code, sent_reason = listener.sent_code, listener.sent_reason
-        handshake = self._ws.close_handshake
+        return self._how_closed()
+
+    def _how_closed(self) -> TransportClosed:
+        """The venue's close frame as the listener kept it; ours from picows' close handshake
+        when we spoke first with an error code: the listener's ``fail`` (1002, 1007, 1011) or
+        picows' own parser (a frame header over max_size: 1009)."""
+        listener, handshake = self._listener, self._ws.close_handshake
         sent = handshake.sent if handshake is not None else None
-        if (
-            sent_code is None
-            and sent is not None
-            and (handshake.recv is None or not handshake.recv_then_sent)  # we spoke first
-            and sent.code.value != 1000
-        ):
-            # picows itself found the venue at fault (a frame header over max_size: 1009)
-            sent_code, sent_reason = sent.code.value, sent.reason
-        return TransportClosed(listener.close_code, listener.close_reason, sent_code, sent_reason)
+        ours = (
+            sent is not None
+            and (handshake.recv is None or not handshake.recv_then_sent)
+            and sent.code.value != 1000  # our orderly close() is no error of the venue's
+        )
+        return TransportClosed(
+            listener.close_code,
+            listener.close_reason,
+            sent.code.value if ours and sent is not None else None,
+            sent.reason if ours and sent is not None else "",
+        )
 
     async def send(self, data: str) -> None:
         ws = self._ws
         if ws.is_close_frame_sent or ws.is_disconnected:
-            listener = self._listener
-            raise TransportClosed(
-                listener.close_code, listener.close_reason, listener.sent_code, listener.sent_reason
-            )
+            raise self._how_closed()
         ws.send(TEXT, data.encode())
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -294,12 +295,13 @@ class PicowsTransport:
             # the venue answers with its close frame (on_close disconnects); if it does not,
             # the TCP connection is cut after the timeout
             try:
-                await asyncio.wait_for(asyncio.shield(listener.disconnected),
-                                       self._options.close_timeout_s)  # fmt: skip
+                async with asyncio.timeout(self._options.close_timeout_s):
+                    await asyncio.shield(listener.disconnected)
             except TimeoutError:
                 ws.disconnect(False)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(listener.disconnected), 1.0)
+            async with asyncio.timeout(1.0):
+                await asyncio.shield(listener.disconnected)
 
     def _stop_keepalive(self) -> None:
         if self._keepalive is not None:
@@ -331,8 +333,8 @@ async def open_picows(url: str, options: TransportOptions) -> PicowsTransport:
         return _Listener(options)
 
     try:
-        # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation that
-        # comes as the connect fails (a refused port), and the runner would never stop
+        # asyncio.timeout, not wait_for (here and above): Python 3.11's wait_for loses a
+        # cancellation that comes as the connect fails (a refused port): the runner never stopped
         async with asyncio.timeout(options.open_timeout_s):
             ws, listener = await ws_connect(
                 listener_factory,

@@ -56,7 +56,8 @@ class WebsocketsTransport:
         except BaseException:
             # the handler failed: the connection cannot be trusted to be in step any more
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._ws.close(1011, "internal error"), 2.0)
+                async with asyncio.timeout(2.0):  # not wait_for: it can lose a cancellation
+                    await self._ws.close(1011, "internal error")
             raise
 
     async def closed(self) -> TransportClosed:
@@ -73,9 +74,9 @@ class WebsocketsTransport:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self._ws.close(code, reason)
         if self._reader is not None and not self._reader.done():
-            # the closing handshake is over: the reader sees ConnectionClosed at once
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self._reader), 1.0)
+            # the closing handshake is over: the reader sees ConnectionClosed at once. wait()
+            # neither raises what the reader raised nor swallows a cancellation of this task
+            await asyncio.wait({self._reader}, timeout=1.0)
 
 
 def closed_by(exc: ConnectionClosed) -> TransportClosed:
