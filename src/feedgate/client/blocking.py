@@ -30,23 +30,17 @@ from feedgate.client.subscriber import (
     Delivery,
     Interpreter,
     check_subscription,
+    client_for,
     tls_kwargs,
 )
-from feedgate.runtime.redis_target import is_cluster_url, parse_redis_url
 from feedgate.tls import TlsOptions
 
 log = logging.getLogger(__name__)
 
 
 def _client(url: str, tls: TlsOptions | None) -> redis.Redis | RedisCluster:
-    kwargs = tls_kwargs(url, tls)
-    if not is_cluster_url(url):
-        return redis.Redis.from_url(url, **kwargs)
-    seed = parse_redis_url(url)[0][0]
-    return RedisCluster(
-        seed.host, seed.port, username=seed.username, password=seed.password, ssl=seed.tls,
-        **kwargs,
-    )  # fmt: skip
+    client: redis.Redis | RedisCluster = client_for(url, tls, redis.Redis, RedisCluster)
+    return client
 
 
 def latest(url: str, key: str, *, tls: TlsOptions | None = None) -> AnyMessage | None:

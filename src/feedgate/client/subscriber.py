@@ -51,11 +51,18 @@ class Delivery:
 
 def redis_client(url: str, tls: TlsOptions | None = None) -> aioredis.Redis | RedisCluster:
     """A redis-py client for a plain or cluster url (cluster: call ``initialize()``)."""
+    client: aioredis.Redis | RedisCluster = client_for(url, tls, aioredis.Redis, RedisCluster)
+    return client
+
+
+def client_for(url: str, tls: TlsOptions | None, plain: Any, cluster: Any) -> Any:
+    """``plain.from_url(url)``, or ``cluster(seed…)`` for a cluster url, with the TLS options:
+    one construction for redis-py's asyncio classes (above) and its blocking ones."""
     kwargs = tls_kwargs(url, tls)
     if not is_cluster_url(url):
-        return aioredis.Redis.from_url(url, **kwargs)
+        return plain.from_url(url, **kwargs)
     seed = parse_redis_url(url)[0][0]
-    return RedisCluster(
+    return cluster(
         seed.host, seed.port, username=seed.username, password=seed.password, ssl=seed.tls,
         **kwargs,
     )  # fmt: skip
