@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from feedgate import events
 from feedgate.client import Delivery, SchemaError, Subscriber, Trade
+from feedgate.client import subscriber as subscriber_module
 from feedgate.messages import encode
 from feedgate.runtime.redis_cluster import EmbeddedRedisCluster, command
 from feedgate.runtime.redis_server import EmbeddedRedis
@@ -154,3 +155,34 @@ def _slots(host: str, port: int) -> list[tuple[int, int]]:
     reply = command(host, port, "CLUSTER", "SLOTS")
     assert isinstance(reply, list)
     return [(int(e[0]), int(e[1])) for e in reply if int(e[2][1]) == port]
+
+
+async def test_after_a_redis_restart_it_is_back_within_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pub/Sub keeps nothing for an absent subscriber, and the gateway flushes what it buffered
+    the moment Redis is back: a subscriber that waits out a long backoff loses all of that."""
+    monkeypatch.setattr(subscriber_module.random, "random", lambda: 0.5)  # no jitter: repeatable
+    channel = "trades:binance:R-USDT"
+    with EmbeddedRedis() as server:
+        async with Subscriber(server.url, channels=[channel]) as sub:
+            deliveries = sub.deliveries()
+            first = asyncio.create_task(take(deliveries, 1, timeout=20))
+            await asyncio.sleep(0.2)
+            server.stop()
+            await asyncio.sleep(3.5)  # an uncapped backoff would next try 6.3 s after the loss
+            server.start()
+            back = asyncio.get_running_loop().time()
+            publisher = aioredis.Redis.from_url(server.url)
+            try:
+                seq = 1
+                while not first.done():
+                    await publisher.publish(channel, trade("R-USDT", seq))
+                    seq += 1
+                    await asyncio.sleep(0.02)
+                waited = asyncio.get_running_loop().time() - back
+            finally:
+                await publisher.aclose()
+            assert first.result()[0].message.symbol == "R-USDT"
+        assert sub.reconnects == 1
+        assert waited < 1.0, f"resubscribed {waited:.2f} s after Redis was back"

@@ -25,6 +25,7 @@ from redis.cluster import RedisCluster
 from feedgate import redact
 from feedgate.client.messages import AnyMessage, SchemaError, decode
 from feedgate.client.subscriber import (
+    CONNECT_RETRY_CAP_S,
     DATA_TYPES,
     LOST,
     Delivery,
@@ -103,9 +104,14 @@ def subscribe(
                     yield delivery
         except LOST as exc:
             where = redact.redis_url(url)
-            log.warning("subscription to %s lost (%s): reconnecting", where, exc)
+            if delay == 0.1:  # the first failure since a subscription held
+                log.warning("subscription to %s lost (%s): reconnecting", where, exc)
+            else:
+                log.info("reconnect to %s failed: %s", where, exc)
             interpreter.tracker.reconnected()
-            time.sleep(delay * (0.5 + random.random()))
+            # as Subscriber: a refused connect costs nothing, and what the gateway publishes
+            # before we are back is lost to us, so the pause stays short
+            time.sleep(min(delay, CONNECT_RETRY_CAP_S) * (0.5 + random.random()))
             delay = min(delay * 2, 5.0)
         finally:
             pubsub.close()

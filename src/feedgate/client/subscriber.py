@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 DATA_TYPES = {"message", "pmessage", "smessage"}
 LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# the pause between failed connects; one that connects and is dropped at once backs off to 5 s
+CONNECT_RETRY_CAP_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +240,10 @@ class Subscriber(Interpreter):
             except (*LOST, TimeoutError) as exc:
                 log.info("reconnect failed: %s", exc)
                 await self.close()
-                await asyncio.sleep(self._retry_delay * (0.5 + random.random()))
+                # a refused connect costs nothing, and the gateway flushes what it buffered the
+                # moment Redis is back: whatever arrives before we resubscribe is lost to us
+                pause = min(self._retry_delay, CONNECT_RETRY_CAP_S)
+                await asyncio.sleep(pause * (0.5 + random.random()))
                 self._retry_delay = min(self._retry_delay * 2, 5.0)
                 continue
             self.reconnects += 1
