@@ -41,6 +41,7 @@ GATEWAYS = ("naive", "before", "websockets", "picows")
 """``naive``: bench/naive.py; ``before``: feedgate from another source tree (``--before-src``,
 e.g. an older commit's ``src``); the others: ``feedgate run --workers 1`` with that transport."""
 BEFORE_SRC: str | None = None
+BEFORE_TRANSPORT = "websockets"
 
 
 @dataclass
@@ -108,7 +109,7 @@ def gateway_command(
     if gateway == "before":
         assert BEFORE_SRC is not None, "--before-src names the source tree to compare with"
         env["PYTHONPATH"] = BEFORE_SRC
-        gateway = "websockets"  # what an older tree without the setting used anyway
+        gateway = BEFORE_TRANSPORT  # websockets by default: what a tree without the setting used
     env["FEEDGATE_TRANSPORT"] = gateway
     config = feedgate_config(tmp, sim_port, redis.url, connections)
     return [*FEEDGATE, "run", "--config", str(config), "--workers", str(workers)], env
@@ -240,13 +241,19 @@ def main() -> None:
         "--gateways", nargs="+", choices=GATEWAYS, default=["naive", "websockets", "picows"]
     )
     parser.add_argument("--before-src", help="the src folder of feedgate to run as 'before'")
+    parser.add_argument(
+        "--before-transport",
+        default="websockets",
+        help="the transport 'before' runs with (picows: compare two trees alike)",
+    )
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--rates", type=float, nargs="*", default=[5000, 20000])
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the median is kept")
     parser.add_argument("--no-saturation", action="store_true")
     args = parser.parse_args()
-    global BEFORE_SRC
+    global BEFORE_SRC, BEFORE_TRANSPORT
     BEFORE_SRC = args.before_src
+    BEFORE_TRANSPORT = args.before_transport
     gateways: list[str] = args.gateways
     print(f"machine: {machine()}")
     print(f"before: {load()}")
