@@ -37,6 +37,7 @@ from feedgate.client.subscriber import (
 from feedgate.tls import TlsOptions
 
 log = logging.getLogger(__name__)
+FIRST_RETRY_S = 0.1  # the pause after a subscription that held is lost; it doubles to 5 s
 
 
 def _client(url: str, tls: TlsOptions | None) -> redis.Redis | RedisCluster:
@@ -73,7 +74,7 @@ def subscribe(
     sharded = check_subscription(url, channel_list, pattern_list)
     tls_kwargs(url, tls)  # refuse TLS options with a plain url before the first connect
     interpreter = Interpreter(strict)
-    delay = 0.1
+    delay = FIRST_RETRY_S
     while True:
         client = _client(url, tls)
         pubsub: Any = client.pubsub()  # type: ignore[no-untyped-call]
@@ -85,7 +86,7 @@ def subscribe(
                     pubsub.subscribe(*channel_list)
                 if pattern_list:
                     pubsub.psubscribe(*pattern_list)
-            delay = 0.1
+            delay = FIRST_RETRY_S
             idle_since = time.monotonic()
             while True:
                 if sharded:
@@ -104,7 +105,7 @@ def subscribe(
                     yield delivery
         except LOST as exc:
             where = redact.redis_url(url)
-            if delay == 0.1:  # the first failure since a subscription held
+            if delay == FIRST_RETRY_S:  # the first failure since a subscription held
                 log.warning("subscription to %s lost (%s): reconnecting", where, exc)
             else:
                 log.info("reconnect to %s failed: %s", where, exc)

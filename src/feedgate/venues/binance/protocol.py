@@ -49,6 +49,7 @@ from feedgate.venues.binance.typed import (
 EXCHANGE = "binance"
 _RULE = UpdateIdRange()
 SELL, BUY = Side.SELL, Side.BUY  # an enum member lookup costs about a dict lookup: once here
+_SHAPES = {wire.TRADE: TradeData, wire.AGG_TRADE: AggTradeData, wire.DEPTH: DepthData}
 
 
 @dataclass(slots=True)
@@ -59,8 +60,14 @@ class _Route:
     symbol: str
     venue_symbol: str
     book: TrackedBook | None = None  # set for depth streams only
-    id_key: str = "t"  # the trade id's field: "t" in trade, "a" in aggTrade (§1.3, §1.4)
-    shape: type = TradeData  # its frames' data, typed (feedgate.venues.binance.typed)
+    # derived from kind: the trade id's field ("t" in trade, "a" in aggTrade, §1.3, §1.4) and
+    # the typed shape of the stream's data (feedgate.venues.binance.typed)
+    id_key: str = field(init=False)
+    shape: type = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.id_key = "a" if self.kind == wire.AGG_TRADE else "t"
+        self.shape = _SHAPES[self.kind]
 
 
 @dataclass(slots=True)
@@ -87,19 +94,13 @@ class BinanceProtocol(VenueProtocol):
             venue_symbol = spec.venue_symbols.get(topic.symbol, topic.symbol.replace("-", ""))
             if topic.channel == "trades":
                 stream = wire.stream_name(venue_symbol, trade_suffix)
-                id_key = "a" if trade_suffix == wire.AGG_TRADE else "t"
-                shape = AggTradeData if trade_suffix == wire.AGG_TRADE else TradeData
-                self._routes[stream] = _Route(
-                    trade_suffix, topic.symbol, venue_symbol, None, id_key, shape
-                )
+                self._routes[stream] = _Route(trade_suffix, topic.symbol, venue_symbol)
             elif topic.channel in ("book", "bbo"):
                 existing = self._books.get(venue_symbol)
                 sync = existing.sync if existing else BookSync(_RULE, REST_SNAPSHOT)
                 book = self._books.track(topic.symbol, venue_symbol, sync, topic.channel)
                 stream = wire.stream_name(venue_symbol, wire.DEPTH)
-                self._routes[stream] = _Route(
-                    wire.DEPTH, topic.symbol, venue_symbol, book, shape=DepthData
-                )
+                self._routes[stream] = _Route(wire.DEPTH, topic.symbol, venue_symbol, book)
         self._pending: dict[int, _PendingSubscribe] = {}
         self._next_id = 1
         self._subscribed = False
@@ -138,7 +139,7 @@ class BinanceProtocol(VenueProtocol):
     # -- frames ---------------------------------------------------------------------------------
 
     def on_frame(self, frame: str | bytes, recv_ts: int) -> list[Action]:
-        if type(frame) is not str:  # bytes: UTF-8 unchecked, and msgspec skips unread fields
+        if type(frame) is not str:  # bytes: msgspec does not check the UTF-8 of fields it skips
             return self._on_untyped_frame(frame, recv_ts)
         try:
             typed = decode_stream_frame(frame)
@@ -216,9 +217,7 @@ class BinanceProtocol(VenueProtocol):
             data.U, data.u, parse_levels(data.b), parse_levels(data.a),
             epoch_us(data.E * self._scale), recv_ts,
         )  # fmt: skip
-        actions: list[Action] = []
-        self._books.carry_out(book, book.sync.on_update(update), recv_ts, actions)
-        return actions
+        return self._apply_update(book, update, recv_ts)
 
     def _depth(self, route: _Route, data: dict[str, Any], recv_ts: int) -> list[Action]:
         """§1.5 ``{"e":"depthUpdate","E":…,"s":…,"U":157,"u":160,"b":[["p","q"]],"a":[…]}``."""
@@ -228,6 +227,9 @@ class BinanceProtocol(VenueProtocol):
             int(data["U"]), int(data["u"]), parse_levels(data["b"]), parse_levels(data["a"]),
             epoch_us(int(data["E"]) * self._scale), recv_ts,
         )  # fmt: skip
+        return self._apply_update(book, update, recv_ts)
+
+    def _apply_update(self, book: TrackedBook, update: BookUpdate, recv_ts: int) -> list[Action]:
         actions: list[Action] = []
         self._books.carry_out(book, book.sync.on_update(update), recv_ts, actions)
         return actions
