@@ -37,9 +37,10 @@ from feedgate.runtime.redis_server import EmbeddedRedis, free_port  # noqa: E402
 
 PY = sys.executable
 FEEDGATE = [PY, "-m", "feedgate.cli"]
-GATEWAYS = ("naive", "before", "websockets", "picows")
-"""``naive``: bench/naive.py; ``before``: feedgate from another source tree (``--before-src``,
-e.g. an older commit's ``src``); the others: ``feedgate run --workers 1`` with that transport."""
+GATEWAYS = ("naive", "floor", "before", "websockets", "picows")
+"""``naive``: bench/naive.py; ``floor``: bench/floor.py (the least this work takes in Python);
+``before``: feedgate from another source tree (``--before-src``, e.g. an older commit's ``src``);
+the others: ``feedgate run --workers 1`` with that transport."""
 BEFORE_SRC: str | None = None
 BEFORE_TRANSPORT = "websockets"
 
@@ -106,6 +107,10 @@ def gateway_command(
         ws = f"ws://127.0.0.1:{sim_port}"
         return [PY, str(ROOT / "naive.py"), "--ws", ws, "--redis", redis.url,
                 "--symbols", str(connections)], env  # fmt: skip
+    if gateway == "floor":
+        ws = f"ws://127.0.0.1:{sim_port}"
+        return [PY, str(ROOT / "floor.py"), "--ws", ws, "--redis-port", str(redis.port),
+                "--symbols", str(connections)], env  # fmt: skip
     if gateway == "before":
         assert BEFORE_SRC is not None, "--before-src names the source tree to compare with"
         env["PYTHONPATH"] = BEFORE_SRC
@@ -148,7 +153,7 @@ def run_one(
         procs.append(gw)
         time.sleep(2.0)  # connect and warm up (the subscriber skips its first 2 s of data)
         pids = tree(gw.pid)  # the supervisor and its workers
-        workers_pids = pids[1:] if gateway != "naive" else pids
+        workers_pids = pids if gateway in ("naive", "floor") else pids[1:]
         helper_pids = {"sim": sim.pid, "redis": redis.pid or 0, "sub": sub.pid}
         cpu0 = tree_cpu_seconds(pids)
         worker0 = {p: tree_cpu_seconds([p]) for p in workers_pids}
