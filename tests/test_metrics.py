@@ -74,6 +74,36 @@ def test_fast_histogram_buckets_and_quantiles() -> None:
     assert FastHistogram((1.0,)).quantile(0.5) is None
 
 
+def test_fast_histogram_pending_values_count_for_every_reader() -> None:
+    """Batch latencies and lags wait in ``pending`` (no per-batch settle on the hot path):
+    whatever reads the histogram sees them, bucketed exactly as one-by-one observations, and
+    the pending list never outgrows ``SETTLE_AT``."""
+    bounds = (0.0001, 0.001, 0.01)
+    now = 1_000_000
+    latencies = [0, 99, 100, 101, 999, 1000, 1001, 9999, 10_000, 10_001, 50_000] * 3
+    for read in ("count", "counts", "sum", "buckets", "quantile"):
+        batched, one_by_one = FastHistogram(bounds), FastHistogram(bounds)
+        batched.observe_since(now, [now - v for v in latencies[:20]])
+        batched.pending.extend(latencies[20:])  # the publisher appends lags like this
+        for v in latencies:
+            one_by_one.observe_us(v)
+        if read == "count":
+            assert batched.count == len(latencies)
+        elif read == "counts":
+            assert batched.counts == one_by_one.counts
+        elif read == "sum":
+            assert batched.sum == pytest.approx(sum(latencies) / 1e6)
+        elif read == "buckets":
+            assert batched.buckets() == one_by_one.buckets()
+        else:
+            assert batched.quantile(0.5) == one_by_one.quantile(0.5) == 0.001
+    flooded = FastHistogram(bounds)
+    for _ in range(1000):
+        flooded.observe_since(now, [now - 5] * 7)
+        assert len(flooded.pending) < FastHistogram.SETTLE_AT
+    assert flooded.count == 7000 and flooded.counts[0] == 7000
+
+
 def test_connection_state_channels_and_zero_drops_are_exported() -> None:
     stats = WorkerStats()
     conn = ConnectionStats("kraken", "kraken-00", state="backoff", channels=("book", "trades"))

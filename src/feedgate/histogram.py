@@ -15,24 +15,27 @@ class FastHistogram:
     """A histogram as a list of ints: ``observe`` is one bisect and two additions.
 
     The hot paths observe in integer microseconds and in bulk: the publisher appends each
-    message's lag to ``pending`` (an append, not a bisect per message), which is ``settle``d
-    per batch and before export; the publish latency of an acknowledged batch goes in at once
-    (``observe_since``). Sorted values need one bisect per bucket, not one per value.
+    message's lag to ``pending`` (an append, not a bisect per message), and the publish
+    latencies of an acknowledged batch go there at once (``observe_since``). Pending values
+    are ``settle``d once ``SETTLE_AT`` of them pile up and whenever the histogram is read
+    (``count``, ``counts``, ``sum``, ``buckets()``, ``quantile()``), so a reader never sees
+    them missing; sorted, they need one bisect per bucket, not one per value. Settling per
+    batch instead cost a paced worker (batches of a few messages) about 1 µs a batch.
     """
 
-    __slots__ = ("bounds", "bounds_us", "count", "counts", "pending", "sum_s", "sum_us")
+    __slots__ = ("_count", "_counts", "bounds", "bounds_us", "pending", "sum_s", "sum_us")
 
     SETTLE_AT = 4096
-    """Pending values a producer lets pile up before it settles them itself (a Redis outage
-    stops the batches that settle them otherwise)."""
+    """Pending values a producer lets pile up before it settles them itself: bounds the list
+    when nobody reads the histogram."""
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         self.bounds = bounds
         self.bounds_us = [round(b * 1e6) for b in bounds]
-        self.counts = [0] * (len(bounds) + 1)
+        self._counts = [0] * (len(bounds) + 1)
         self.sum_s = 0.0
         self.sum_us = 0
-        self.count = 0
+        self._count = 0
         self.pending: list[int] = []  # µs values not counted yet (settle)
 
     @property
@@ -40,10 +43,21 @@ class FastHistogram:
         self.settle()
         return self.sum_s + self.sum_us / 1e6
 
+    @property
+    def count(self) -> int:
+        self.settle()
+        return self._count
+
+    @property
+    def counts(self) -> list[int]:
+        """Values per bucket (not cumulative), the last one over every bound."""
+        self.settle()
+        return self._counts
+
     def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
+        self._counts[bisect_left(self.bounds, value)] += 1
         self.sum_s += value
-        self.count += 1
+        self._count += 1
 
     def settle(self) -> None:
         """Count the pending values (µs). The list object stays the same (producers hold it)."""
@@ -57,21 +71,24 @@ class FastHistogram:
         pending.clear()
 
     def observe_us(self, value: int) -> None:
-        self.counts[bisect_left(self.bounds_us, value)] += 1
+        self._counts[bisect_left(self.bounds_us, value)] += 1
         self.sum_us += value
-        self.count += 1
+        self._count += 1
 
     def observe_since(self, now_us: int, stamps: list[int]) -> None:
-        """Observe ``now_us - s`` for every stamp ``s`` (µs), for a whole batch. Sorts
-        ``stamps`` (nearly free: they come nearly in order)."""
+        """Observe ``now_us - s`` for every stamp ``s`` (µs), for a whole batch: a big one at
+        once (sorted stamps need a bisect per bucket; they come nearly in order, so the sort is
+        nearly free), a few pending until more come."""
         n = len(stamps)
         if n <= _FEW:
-            for stamp in stamps:
-                self.observe_us(now_us - stamp)
+            pending = self.pending
+            pending += map(now_us.__sub__, stamps)
+            if len(pending) >= self.SETTLE_AT:
+                self.settle()
             return
         stamps.sort()
         # ascending stamps are descending latencies: bucket shares from the other end
-        counts = self.counts
+        counts = self._counts
         below = 0  # stamps with a latency at or under the previous bound
         for i, bound in enumerate(self.bounds_us):
             within = n - bisect_left(stamps, now_us - bound)
@@ -79,10 +96,10 @@ class FastHistogram:
             below = within
         counts[-1] += n - below
         self.sum_us += n * now_us - sum(stamps)
-        self.count += n
+        self._count += n
 
     def _sorted_us(self, values: list[int], total: int) -> None:
-        counts = self.counts
+        counts = self._counts
         below = 0  # values at or under the previous bound
         for i, bound in enumerate(self.bounds_us):
             within = bisect_right(values, bound)
@@ -90,15 +107,15 @@ class FastHistogram:
             below = within
         counts[-1] += len(values) - below
         self.sum_us += total
-        self.count += len(values)
+        self._count += len(values)
 
     def buckets(self) -> list[tuple[str, float]]:
         self.settle()
         cumulative, out = 0, []
-        for bound, n in zip(self.bounds, self.counts, strict=False):
+        for bound, n in zip(self.bounds, self._counts, strict=False):
             cumulative += n
             out.append((repr(bound), float(cumulative)))
-        out.append(("+Inf", float(self.count)))
+        out.append(("+Inf", float(self._count)))
         return out
 
     def quantile(self, q: float, since: list[int] | None = None) -> float | None:
@@ -106,9 +123,9 @@ class FastHistogram:
         copy) only of what was observed after it. None when there is nothing to judge."""
         self.settle()
         counts = (
-            self.counts
+            self._counts
             if since is None
-            else [a - b for a, b in zip(self.counts, since, strict=True)]
+            else [a - b for a, b in zip(self._counts, since, strict=True)]
         )
         total = sum(counts)
         if not total:

@@ -21,6 +21,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+import msgspec
+
 from feedgate.events import Event
 
 
@@ -31,8 +33,7 @@ class Send:
     data: str
 
 
-@dataclass(slots=True)  # one per message: not frozen, see feedgate.events on the cost
-class Emit:
+class Emit(msgspec.Struct, gc=False):  # one per message: built in C, see feedgate.events
     """Publish one normalized event."""
 
     event: Event

@@ -321,9 +321,6 @@ class RedisLink:
         for key, payload in keys.items():
             parts.append(pack((_SET, key, payload)))
         self.stats.messages.update(tally)
-        for histogram in self.stats.lag.values():  # the lags of what was just submitted
-            if histogram.pending:
-                histogram.settle()
         expected = len(stamps) + mirrors + len(deletes) + len(keys)
         self._in_flight.append((expected, stamps))
         self._in_flight_count += expected

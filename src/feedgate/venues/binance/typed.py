@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 
-class TradeData(msgspec.Struct, tag_field="e", tag="trade"):
+class TradeData(msgspec.Struct, tag_field="e", tag="trade", gc=False):
     """§1.3 ``{"e":"trade","E":…,"s":"BTCUSDT","t":…,"p":"…","q":"…","T":…,"m":true,"M":true}``."""
 
     E: int
@@ -30,7 +30,7 @@ class TradeData(msgspec.Struct, tag_field="e", tag="trade"):
     M: bool
 
 
-class AggTradeData(msgspec.Struct, tag_field="e", tag="aggTrade"):
+class AggTradeData(msgspec.Struct, tag_field="e", tag="aggTrade", gc=False):
     """§1.4 ``{"e":"aggTrade","E":…,"s":…,"a":…,"p":…,"q":…,"f":…,"l":…,"T":…,"m":…,"M":true}``:
     the trade id is in ``a``."""
 
@@ -46,7 +46,7 @@ class AggTradeData(msgspec.Struct, tag_field="e", tag="aggTrade"):
     M: bool
 
 
-class DepthData(msgspec.Struct, tag_field="e", tag="depthUpdate"):
+class DepthData(msgspec.Struct, tag_field="e", tag="depthUpdate", gc=False):
     """§1.5 ``{"e":"depthUpdate","E":…,"U":157,"u":160,"b":[["p","q"]],"a":[…]}``; the levels
     are left as decoded (``parse_levels`` checks them)."""
 
@@ -58,7 +58,7 @@ class DepthData(msgspec.Struct, tag_field="e", tag="depthUpdate"):
     a: list[Any]
 
 
-class StreamFrame(msgspec.Struct):
+class StreamFrame(msgspec.Struct, gc=False):
     """``{"stream": "btcusdt@trade", "data": {…}}``: the combined endpoint's envelope (§1.1)."""
 
     stream: str
