@@ -104,7 +104,8 @@ class Listener(WSListener):
         if cached is None:
             symbol = venue_symbol[:-4] + "-USDT"
             name = f"trades:binance:{symbol}".encode()
-            prefix = hiredis.pack_command((b"PUBLISH", name, b""))[: -len(b"$0\r\n\r\n")]
+            packed = hiredis.pack_command((b"PUBLISH", name, b""))  # type: ignore[arg-type]
+            prefix = packed[: -len(b"$0\r\n\r\n")]
             cached = self.channels[venue_symbol] = (prefix, symbol, [0])
         prefix, symbol, seq = cached
         seq[0] += 1
