@@ -11,8 +11,8 @@ frozen one about five times that), several percent of a core at the rates a work
 behave like the dataclasses they were (positional or keyword fields, ``==``, ``repr``, pickling)
 and are not frozen, for the same reason; treat them as immutable all the same, nothing mutates
 an event. They hold only strings, numbers and tuples of strings, so they can never be part of a
-reference cycle and the garbage collector does not track them (``gc=False``): a flood of
-messages does not set off collections.
+reference cycle and the garbage collector does not track them (``gc=False``): they do not count
+toward its thresholds.
 """
 
 from __future__ import annotations

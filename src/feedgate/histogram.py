@@ -19,8 +19,9 @@ class FastHistogram:
     latencies of an acknowledged batch go there at once (``observe_since``). Pending values
     are ``settle``d once ``SETTLE_AT`` of them pile up and whenever the histogram is read
     (``count``, ``counts``, ``sum``, ``buckets()``, ``quantile()``), so a reader never sees
-    them missing; sorted, they need one bisect per bucket, not one per value. Settling per
-    batch instead cost a paced worker (batches of a few messages) about 1 µs a batch.
+    them missing; sorted, they need one bisect per bucket, not one per value. (Settling per
+    batch cost a paced worker, whose batches hold a few messages, a bisect per value and a loop
+    over every lag histogram for each batch.)
     """
 
     __slots__ = ("_count", "_counts", "bounds", "bounds_us", "pending", "sum_s", "sum_us")
