@@ -91,13 +91,17 @@ class Loopback:
                 if answer is not None and answer[0] == 200:
                     self.carry_out(self.proto.on_snapshot(action.key, answer[1], now), now)
 
-    def frames(self, ticks: int, start: int) -> list[bytes]:
-        out: list[bytes] = []
+    def frames(self, ticks: int, start: int) -> list[str | bytes]:
+        """Rendered frames as a transport hands them over: a text frame as ``str``, a binary
+        one (Upbit) as ``bytes``. Protocols may read the two differently (Binance decodes
+        text typed), so bytes here would time another path than the worker's."""
+        binary = getattr(self.sim, "binary_frames", False)
+        out: list[str | bytes] = []
         for i in range(ticks):
             for event in self.sim.tick_events(start + i * 100_000):
                 frame = self.sim.render(self.session, event)
                 if frame is not None:
-                    out.append(frame)
+                    out.append(frame if binary else frame.decode())
         return out
 
 
