@@ -54,6 +54,24 @@ def parse_levels(raw: Any) -> tuple[Level, ...]:
     return tuple(levels)
 
 
+def check_levels(levels: list[Level]) -> tuple[Level, ...]:
+    """Levels a typed decoder already read as pairs of strings (Binance's ``DepthData``): only
+    their texts are checked, as ``parse_levels`` checks them, and the pairs are kept as they
+    are. ValueError on junk, before anything is applied."""
+    inf = math.inf
+    valid = _CHECKED_POSITIVE
+    for price, size in levels:
+        if price not in valid:
+            if not (decimal_text(price) and 0.0 < float(price) < inf):
+                raise ValueError(f"not a level: {brief(price)} {brief(size)}")
+            if len(valid) >= _CHECKED_MAX:
+                valid.clear()
+            valid.add(price)
+        if not (decimal_text(size) and (len(size) < 300 or float(size) < inf)):
+            raise ValueError(f"not a level: {brief(price)} {brief(size)}")
+    return tuple(levels)
+
+
 _CHECKED_POSITIVE: set[str] = set()
 """Texts already checked to be positive finite plain decimals (level prices, trade prices and
 sizes): the same ones come back message after message, and a set lookup costs a fraction of

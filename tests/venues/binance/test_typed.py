@@ -31,6 +31,13 @@ TRADE = {
     "e": "trade", "E": 1767225600123, "s": "BTCUSDT", "t": 5123456789, "p": "94250.01000000",
     "q": "0.00120000", "T": 1767225600122, "m": True, "M": True,
 }  # fmt: skip
+ODD_LEVELS = st.sampled_from([
+    ["94250.5"], ["94250.5", "1.0", "2.0"], [94250.5, "1.0"], ["94250.5", 1], "94250.5", [],
+    ["-1.0", "1.0"], ["1e5", "1.0"], ["0", "1.0"], ["0.00", "1.0"], ["94250.5", "0"],
+    ["94250.5", "-1"], ["\u0661.\u0660", "1.0"], ["94250.5", "1" * 400], ["94250.5", " 1.0"],
+    [None, "1.0"], [["94250.5", "1.0"]],
+])  # fmt: skip
+"""Levels a depth frame may carry instead of a [price, qty] pair of decimal texts."""
 AGG_TRADE = {
     "e": "aggTrade", "E": 1767225600130, "s": "BTCUSDT", "a": 3412345678, "p": "94250.01",
     "q": "0.0052", "f": 5123456780, "l": 5123456789, "T": 1767225600122, "m": False, "M": True,
@@ -58,6 +65,10 @@ def frames(draw: st.DrawFn, aggregate: bool) -> str:
         data = orjson.loads(depth("BTCUSDT", first, first + draw(st.integers(0, 2)), UPD_BIDS,
                                   UPD_ASKS))["data"]  # fmt: skip
         stream = "btcusdt@depth@100ms"
+        for side in draw(st.sets(st.sampled_from(["b", "a"]))):  # a level or two of junk
+            levels = list(data[side])
+            levels.insert(draw(st.integers(0, len(levels))), draw(ODD_LEVELS))
+            data[side] = levels
     for _ in range(draw(st.integers(0, 2))):
         key = draw(st.sampled_from([*sorted(data), "extra"]))
         change = draw(st.sampled_from(["value", "drop"]))

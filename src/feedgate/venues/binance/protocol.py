@@ -34,7 +34,7 @@ from feedgate.protocol.book import BookImage, BookUpdate
 from feedgate.protocol.bookkeeper import BookKeeper, TrackedBook
 from feedgate.protocol.booksync import REST_SNAPSHOT, BookSync
 from feedgate.protocol.checks import brief, clip, epoch_us
-from feedgate.protocol.levels import check_trade, parse_levels
+from feedgate.protocol.levels import check_levels, check_trade, parse_levels
 from feedgate.protocol.sequencing import UpdateIdRange
 from feedgate.venues.binance import wire
 from feedgate.venues.binance.options import BinanceOptions, snapshot_weight
@@ -214,7 +214,7 @@ class BinanceProtocol(VenueProtocol):
         book = route.book
         assert book is not None
         update = BookUpdate(
-            data.U, data.u, parse_levels(data.b), parse_levels(data.a),
+            data.U, data.u, check_levels(data.b), check_levels(data.a),
             epoch_us(data.E * self._scale), recv_ts,
         )  # fmt: skip
         return self._apply_update(book, update, recv_ts)

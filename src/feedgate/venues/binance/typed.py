@@ -12,8 +12,6 @@ SUBSCRIBE, an error, a field missing or of another type, something malformed) ra
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 
@@ -47,15 +45,16 @@ class AggTradeData(msgspec.Struct, tag_field="e", tag="aggTrade", gc=False):
 
 
 class DepthData(msgspec.Struct, tag_field="e", tag="depthUpdate", gc=False):
-    """§1.5 ``{"e":"depthUpdate","E":…,"U":157,"u":160,"b":[["p","q"]],"a":[…]}``; the levels
-    are left as decoded (``parse_levels`` checks them)."""
+    """§1.5 ``{"e":"depthUpdate","E":…,"U":157,"u":160,"b":[["p","q"]],"a":[…]}``; a level is
+    decoded as a pair of strings (anything else is not this shape), and ``check_levels`` checks
+    its texts."""
 
     E: int
     s: str
     U: int
     u: int
-    b: list[Any]
-    a: list[Any]
+    b: list[tuple[str, str]]
+    a: list[tuple[str, str]]
 
 
 class StreamFrame(msgspec.Struct, gc=False):
