@@ -24,40 +24,29 @@ _INF = math.inf
 
 def parse_levels(raw: Any) -> tuple[Level, ...]:
     """``[["94250.00000000", "1.20450000"], …]`` → levels; raises ValueError/TypeError on junk,
-    before anything is applied, so a malformed frame can never half-update a book.
-
-    One loop with ``check_level`` inlined: a Binance depth frame carries dozens of levels, and
-    per level a function call costs as much as the checks themselves."""
+    before anything is applied, so a malformed frame can never half-update a book. The shape
+    first (a list of pairs of strings), then the texts (``check_levels``)."""
     if type(raw) is not list:
         raise TypeError("levels must be a list of [price, qty] pairs")
     levels: list[Level] = []
     append = levels.append
-    inf = math.inf
-    valid = _CHECKED_POSITIVE
     for level in raw:
         if type(level) is not list or len(level) != 2:
             raise ValueError(f"a level is a [price, qty] pair, not {brief(level)}")
         price, size = level
         if type(price) is not str or type(size) is not str:
             raise TypeError("level prices and sizes must be strings")
-        # check_level, inlined: plain decimal text (no sign, so no negative size), a price
-        # above zero, both finite (a decimal text under 300 characters always is)
-        if price not in valid:
-            if not (decimal_text(price) and 0.0 < float(price) < inf):
-                raise ValueError(f"not a level: {brief(price)} {brief(size)}")
-            if len(valid) >= _CHECKED_MAX:
-                valid.clear()
-            valid.add(price)
-        if not (decimal_text(size) and (len(size) < 300 or float(size) < inf)):
-            raise ValueError(f"not a level: {brief(price)} {brief(size)}")
         append((price, size))
-    return tuple(levels)
+    return check_levels(levels)
 
 
 def check_levels(levels: list[Level]) -> tuple[Level, ...]:
-    """Levels a typed decoder already read as pairs of strings (Binance's ``DepthData``): only
-    their texts are checked, as ``parse_levels`` checks them, and the pairs are kept as they
-    are. ValueError on junk, before anything is applied."""
+    """Pairs of strings (``parse_levels``' or a typed decoder's, as Binance's ``DepthData``)
+    whose texts are checked: plain decimal text (no sign, so no negative size), a price above
+    zero, both finite (a decimal text under 300 characters always is). ValueError on junk.
+
+    ``check_level`` inlined in one loop: a Binance depth frame carries dozens of levels, and
+    per level a function call costs as much as the checks themselves."""
     inf = math.inf
     valid = _CHECKED_POSITIVE
     for price, size in levels:
