@@ -211,6 +211,8 @@ class BinanceProtocol(VenueProtocol):
         return [CountParseError("unknown frame shape")]
 
     def _typed_depth(self, route: _Route, data: DepthData, recv_ts: int) -> list[Action]:
+        """§1.5, as ``_depth``, from the typed shape: the levels are already pairs of strings, so
+        only their texts are checked."""
         book = route.book
         assert book is not None
         update = BookUpdate(
