@@ -23,8 +23,9 @@ from feedgate.runtime.redis_server import EmbeddedRedis, free_port
 from throughput import PY, ROOT, gateway_command, load, machine, wait_line
 
 
-def summarize(raw: Path, top: int) -> None:
+def summarize(raw: Path, top: int, lines: bool = False) -> None:
     own: Counter[str] = Counter()
+    own_lines: Counter[str] = Counter()
     total: Counter[str] = Counter()
     samples = 0
     for line in raw.read_text().splitlines():
@@ -34,12 +35,17 @@ def summarize(raw: Path, top: int) -> None:
         frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0] + ")"
                   if " (" in f else f for f in stack.split(";")]  # fmt: skip
         own[frames[-1]] += n
+        own_lines[stack.split(";")[-1]] += n
         for name in set(frames):
             total[name] += n
     print(f"{samples} samples")
     print("\n| self | function |\n|---|---|")
     for name, n in own.most_common(top):
         print(f"| {n / samples:.1%} | `{name}` |")
+    if lines:
+        print("\n| self | line |\n|---|---|")
+        for name, n in own_lines.most_common(top):
+            print(f"| {n / samples:.1%} | `{name}` |")
     print("\n| total | function |\n|---|---|")
     for name, n in total.most_common(top + 10):
         print(f"| {n / samples:.1%} | `{name}` |")
@@ -52,6 +58,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="msgs/s offered; 0 saturates")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--lines", action="store_true", help="self time by source line too")
     parser.add_argument("--native", action="store_true", help="C frames too (py-spy --native)")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
@@ -81,7 +88,7 @@ def main() -> None:
                  "-o", str(raw), "-r", "200", *mode],
                 check=True, capture_output=True,
             )  # fmt: skip
-            summarize(raw, args.top)
+            summarize(raw, args.top, args.lines)
         finally:
             for proc in reversed(procs):
                 proc.terminate()

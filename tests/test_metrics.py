@@ -24,7 +24,12 @@ from tests.conftest import SHARED
 def test_exposition_has_every_family_with_labels() -> None:
     stats = WorkerStats()
     conn = ConnectionStats(
-        "binance", "binance-00", frames=10, parse_errors=2, up=True, last_message_s=1700000000.5
+        "binance",
+        "binance-00",
+        frames=10,
+        parse_errors=2,
+        up=True,
+        last_message_us=1_700_000_000_500_000,
     )
     conn.reconnects["connection_lost"] += 3
     conn.resyncs["gap"] += 1

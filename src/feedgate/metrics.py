@@ -144,7 +144,7 @@ class ConnectionStats:
     frames: int = 0
     parse_errors: int = 0
     up: bool = False
-    last_message_s: float = 0.0
+    last_message_us: int = 0  # recv_ts of the last data message: an int store per message
     reconnects: Counter[str] = field(default_factory=Counter)
     resyncs: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
@@ -329,7 +329,7 @@ def _connection_gauges(connections: list[ConnectionStats]) -> Iterator[Metric]:
     for c in connections:
         labels = [c.exchange, c.connection]
         up.add_metric(labels, 1.0 if c.up else 0.0)
-        last.add_metric(labels, c.last_message_s)
+        last.add_metric(labels, c.last_message_us / 1e6)
         for name in CONNECTION_STATES:
             state.add_metric([*labels, name], 1.0 if c.state == name else 0.0)
         info.add_metric([*labels, ",".join(c.channels)], 1.0)

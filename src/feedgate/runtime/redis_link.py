@@ -16,7 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections import deque
+
+# _count_elements: what Counter.update runs once its checks are done (the stdlib defines it, in
+# C on CPython); the checks, an isinstance against the Mapping ABC, cost 0.2 µs a call, most of
+# what counting a one-message batch costs
+from collections import _count_elements, deque  # type: ignore[attr-defined]
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -320,7 +324,7 @@ class RedisLink:
             parts.append(pack((_DEL, key)))
         for key, payload in keys.items():
             parts.append(pack((_SET, key, payload)))
-        self.stats.messages.update(tally)
+        _count_elements(self.stats.messages, tally)
         expected = len(stamps) + mirrors + len(deletes) + len(keys)
         self._in_flight.append((expected, stamps))
         self._in_flight_count += expected

@@ -207,7 +207,7 @@ class Session:
                     if kind is not None:
                         self.sink(event)
                         last_data[kind] = now
-                        stats.last_message_s = event.recv_ts / 1e6
+                        stats.last_message_us = event.recv_ts
                         return
                 self.carry_out(actions)
             except Exception:
@@ -247,7 +247,7 @@ class Session:
                 kind = DATA_KIND.get(type(event))
                 if kind is not None:
                     self.last_data_s[kind] = self.last_frame_s
-                    self.stats.last_message_s = event.recv_ts / 1e6
+                    self.stats.last_message_us = event.recv_ts
                 elif type(event) is Status and event.event is StatusEvent.REJECTED and self.primary:
                     self.stats.rejected += 1
             elif type(action) is Send:
