@@ -120,6 +120,34 @@ def test_symbols_are_required_for_markets(tmp_path: Path) -> None:
         load_settings(write(tmp_path, bad))
 
 
+def test_two_feeds_may_not_publish_one_channel(tmp_path: Path) -> None:
+    """Bybit spot and linear both publish as ``bybit``: the same symbol in both is refused, as
+    is any market channel two feeds would share; other kinds or symbols of one venue are fine."""
+    overlapping = """
+[[feeds]]
+exchange = "bybit"
+channels = ["trades", "book"]
+symbols = ["BTC-USDT", "ETH-USDT"]
+[[feeds]]
+exchange = "bybit"
+channels = ["book"]
+symbols = ["SOL-USDT", "ETH-USDT"]
+[feeds.options]
+category = "linear"
+"""
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, overlapping))
+    assert info.value.problems == [
+        "feeds: Value error, feeds 0 and 1 both publish book:bybit:ETH-USDT"
+    ]
+    apart = overlapping.replace('channels = ["book"]\nsymbols = ["SOL-USDT", "ETH-USDT"]',
+                                'channels = ["trades"]\nsymbols = ["SOL-USDT"]')  # fmt: skip
+    assert [f.symbols for f in load_settings(write(tmp_path, apart)).feeds] == [
+        ["BTC-USDT", "ETH-USDT"],
+        ["SOL-USDT"],
+    ]
+
+
 def test_private_channels_need_a_feed_of_their_own(tmp_path: Path) -> None:
     mixed = (
         '[[feeds]]\nexchange = "upbit"\nchannels = ["trades", "my_order"]\nsymbols = ["BTC-KRW"]\n'
@@ -131,12 +159,13 @@ def test_private_channels_need_a_feed_of_their_own(tmp_path: Path) -> None:
 def test_rotate_after_defaults_to_the_venue_and_can_be_set_or_turned_off() -> None:
     from feedgate.settings import build_settings
 
-    def feed(exchange: str, **extra: object) -> dict[str, object]:
-        return {"exchange": exchange, "channels": ["trades"], "symbols": ["BTC-USDT"], **extra}
+    def feed(exchange: str, symbol: str, **extra: object) -> dict[str, object]:
+        return {"exchange": exchange, "channels": ["trades"], "symbols": [symbol], **extra}
 
     settings = build_settings({"feeds": [
-        feed("binance"), feed("okx"), feed("binance", rotate_after=3600),
-        feed("binance", rotate_after=0), feed("okx", rotate_after=600.5),
+        feed("binance", "BTC-USDT"), feed("okx", "BTC-USDT"),
+        feed("binance", "ETH-USDT", rotate_after=3600),
+        feed("binance", "SOL-USDT", rotate_after=0), feed("okx", "ETH-USDT", rotate_after=600.5),
     ]})  # fmt: skip
     assert [f.rotation_after_s() for f in settings.feeds] == [82800.0, None, 3600.0, None, 600.5]
 

@@ -307,6 +307,30 @@ class Settings(BaseSettings):
     ``websockets`` (pure Python, the reference), or ``auto``: picows when it is installed.
     ``FEEDGATE_TRANSPORT`` sets it from the environment, as every setting."""
 
+    @field_validator("feeds")
+    @classmethod
+    def _one_feed_per_channel(cls, feeds: list[FeedSettings]) -> list[FeedSettings]:
+        """Two feeds publishing one market channel (the same kind, exchange and symbol) would
+        interleave two streams under one ``seq``, and two books into one: refused. Bybit spot
+        and linear both publish as ``bybit``, so they cannot carry the same symbol."""
+        first: dict[str, int] = {}
+        problems = []
+        for index, feed in enumerate(feeds):
+            venue = get_venue(feed.exchange)
+            if venue.symbolless:
+                continue
+            for kind in feed.channels:
+                if kind in venue.private_channels:
+                    continue  # private:* channels are per account and have their own checks
+                for symbol in feed.symbols:
+                    channel = f"{kind}:{feed.exchange}:{symbol}"
+                    earlier = first.setdefault(channel, index)
+                    if earlier != index:
+                        problems.append(f"feeds {earlier} and {index} both publish {channel}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return feeds
+
     @field_validator("transport")
     @classmethod
     def _transport_installed(cls, kind: TransportKind) -> TransportKind:
