@@ -26,9 +26,11 @@ class FastHistogram:
 
     __slots__ = ("_count", "_counts", "bounds", "bounds_us", "pending", "sum_s", "sum_us")
 
-    SETTLE_AT = 4096
+    SETTLE_AT = 256
     """Pending values a producer lets pile up before it settles them itself: bounds the list
-    when nobody reads the histogram."""
+    when nobody reads the histogram. A settle stops the event loop for its sort: 18 µs at 256
+    random values, 365 µs at 4,096 (a tail-latency spike of its own at 20,000 msgs/s), and
+    per value it costs less small (72 ns against 89)."""
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         self.bounds = bounds
