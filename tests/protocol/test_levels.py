@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedgate.protocol.levels import check_trade, number_text, parse_levels
+from feedgate.protocol.levels import check_level, check_trade, number_text, parse_levels
 
 
 @pytest.mark.parametrize(
@@ -35,6 +37,22 @@ def test_number_text_round_trips_what_a_venue_sends(value: object) -> None:
 def test_number_text_rejects_non_numbers(bad: object) -> None:
     with pytest.raises(ValueError):
         number_text(bad)  # type: ignore[arg-type]
+    number_text(1.0)  # remembered: True == 1.0 must still not pass as a number
+    with pytest.raises(ValueError):
+        number_text(bad)  # type: ignore[arg-type]
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.integers())
+def test_number_text_remembered_is_number_text_rendered(value: float) -> None:
+    """Texts of floats are remembered: the second answer is the first, and both are the
+    rendering itself (repr in plain notation). Zero's sign is kept: 0.0 and -0.0 are one key."""
+    expected = repr(value) if type(value) is float else str(value)
+    if "e" in expected:
+        expected = format(Decimal(expected), "f")
+    expected = expected.removesuffix(".0")
+    assert number_text(value) == expected
+    assert number_text(value) == expected
+    assert (number_text(0.0), number_text(-0.0), number_text(0.0)) == ("0", "-0", "0")
 
 
 def test_parse_levels_keeps_text_and_rejects_junk() -> None:
@@ -67,6 +85,23 @@ def test_check_trade_refuses_junk_however_warm_its_cache_is(bad: str) -> None:
         check_trade(bad, "0.0012")
     with pytest.raises(ValueError):  # and the refusal is not remembered either
         check_trade(bad, bad)
+
+
+@pytest.mark.parametrize("bad", BAD_TRADE_TEXTS[2:])
+def test_check_level_refuses_junk_however_warm_its_cache_is(bad: str) -> None:
+    """Levels are remembered as trades are; a zero size is a level, never a remembered
+    positive text (so it cannot pass as a trade size later)."""
+    for _ in range(3):
+        check_level("94250.01", "0.0012")
+        check_level("94250.02", "0")
+    with pytest.raises(ValueError):
+        check_level("94250.01", bad)
+    with pytest.raises(ValueError):
+        check_level(bad, "0.0012")
+    with pytest.raises(ValueError):
+        check_level("0", "1")
+    with pytest.raises(ValueError):
+        check_trade("94250.02", "0")
 
 
 def test_a_zero_size_level_is_fine_but_never_a_trade_after_it() -> None:
