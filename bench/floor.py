@@ -6,7 +6,9 @@ encoded with msgspec and appended as ``PUBLISH`` to one pipelined write per even
 iteration (the channel's RESP prefix packed once, as feedgate does); replies (integers) are
 counted, not parsed. No checks, no books, no metrics, no reconnects, no bounds: not a gateway,
 but the least this work takes in Python, measured in the same stack so that feedgate can be
-read as a share of it.
+read as a share of it. It imports nothing from feedgate, on purpose (a change there must not
+move the floor): its trade and message shapes repeat ``feedgate.venues.binance.typed`` and the
+schema's field order in ``feedgate.messages``.
 
 ``python bench/floor.py --ws ws://127.0.0.1:P --redis-port R --symbols N``
 """

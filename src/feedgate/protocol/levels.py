@@ -79,11 +79,8 @@ def check_level(price: str, size: str) -> None:
     if price in valid and size in valid:
         return
     _check_level_texts(price, size)
-    if len(valid) >= _CHECKED_MAX:
-        valid.clear()
-    valid.add(price)
-    if float(size) > 0.0:  # a zero size is a valid level but not a positive text
-        valid.add(size)
+    # a zero size is a valid level but not a positive text
+    _remember((price, size) if float(size) > 0.0 else (price,))
 
 
 def _check_level_texts(price: str, size: str) -> None:
@@ -104,10 +101,14 @@ def check_trade(price: str, size: str) -> None:
     _check_level_texts(price, size)
     if not float(size) > 0.0:
         raise ValueError(f"trade of size {brief(size)}")
-    if len(valid) >= _CHECKED_MAX:
-        valid.clear()
-    valid.add(price)
-    valid.add(size)
+    _remember((price, size))
+
+
+def _remember(texts: tuple[str, ...]) -> None:
+    """Texts just checked to be positive finite plain decimals, for the next time (bounded)."""
+    if len(_CHECKED_POSITIVE) >= _CHECKED_MAX:
+        _CHECKED_POSITIVE.clear()
+    _CHECKED_POSITIVE.update(texts)
 
 
 def number_text(value: float | int) -> str:
