@@ -4,7 +4,7 @@
 R trade frames/s per symbol (0 = saturation). ``python bench/_procs.py sub --port P --seconds S
 [--latency]`` counts ``trades:*`` messages on Redis and prints one JSON line: messages/s and,
 with ``--latency``, percentiles from each trade's ``ts`` (the simulator's send time, µs) to its
-receipt here.
+receipt here, and of the part of that before the gateway read the frame (``recv_ts - ts``).
 
 Both are built so that they are not what the benchmark measures (checked by their CPU, which
 ``throughput.py`` prints): the saturating simulator writes one pre-framed block of trade frames
@@ -137,6 +137,7 @@ async def count(port: int, seconds: float, warmup: float, latency: bool) -> None
     parser = hiredis.Reader()
     print("ready", flush=True)
     samples: list[int] = []
+    arrivals: list[int] = []  # simulator send to the gateway's read: the part before the gateway
     n = 0
     started = measuring_from = end = 0.0
     tail = b""
@@ -156,15 +157,18 @@ async def count(port: int, seconds: float, warmup: float, latency: bool) -> None
             while (reply := parser.gets()) is not False:
                 if reply[0] == b"pmessage" and now >= measuring_from:
                     n += 1
-                    samples.append(received_us - loads(reply[3])["ts"])
+                    message = loads(reply[3])
+                    samples.append(received_us - message["ts"])
+                    arrivals.append(message["recv_ts"] - message["ts"])
         elif now >= measuring_from:  # saturation: count message headers, parse nothing
             n += data.count(MARKER) + (tail + data[:edge]).count(MARKER)
         tail = data[-edge:]
         if now >= end:
             break
     samples.sort()
+    arrivals.sort()
 
-    def pct(q: float) -> float | None:
+    def pct(q: float, samples: list[int] = samples) -> float | None:
         if not samples:
             return None
         return samples[min(int(q * len(samples)), len(samples) - 1)] / 1000.0
@@ -172,6 +176,7 @@ async def count(port: int, seconds: float, warmup: float, latency: bool) -> None
     report = {
         "messages": n, "seconds": seconds, "rate": n / seconds,
         "p50_ms": pct(0.5), "p99_ms": pct(0.99), "p999_ms": pct(0.999),
+        "arrival_p50_ms": pct(0.5, arrivals), "arrival_p99_ms": pct(0.99, arrivals),
     }  # fmt: skip
     print(orjson.dumps(report).decode(), flush=True)
 

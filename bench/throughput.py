@@ -7,6 +7,7 @@ worker, with 1 and 100 venue connections, it measures:
   reads), and
 - p50/p99 latency from the simulator's send time (the trade's ``ts``, µs, stamped right before
   the write) to the subscriber's receipt, at fixed offered rates (5,000 and 20,000 msgs/s),
+  and of its part before the gateway read the frame (the message's ``recv_ts - ts``),
 then prints a table with ratios, the gateway's CPU per message, the CPU of the simulator, Redis
 and the subscriber (so a saturated helper is seen, not mistaken for the gateway's limit), the
 machine and its load. Variants of one case run back to back, ``--repeat`` times, in turn.
@@ -58,6 +59,9 @@ class Result:
     worker_rss_mb: float = 0.0  # resident memory of the largest worker
     worker_cpu: float = 0.0  # the busiest worker alone, share of one core
     helpers: dict[str, float] = field(default_factory=dict)  # sim/redis/sub CPU, share of a core
+    # p50/p99 of the latency's part before the gateway read the frame (recv_ts - ts): a burst
+    # of frames waits there for the gateway to handle the ones read before it
+    arrival_ms: tuple[float | None, float | None] = (None, None)
 
     @property
     def us_per_msg(self) -> float:
@@ -170,7 +174,7 @@ def run_one(
         return Result(
             gateway, connections, "saturation" if offered is None else f"{offered:.0f}/s",
             report["rate"], report["p50_ms"], report["p99_ms"], cpu, workers, rss / 2**20,
-            worker_cpu, helpers,
+            worker_cpu, helpers, (report.get("arrival_p50_ms"), report.get("arrival_p99_ms")),
         )  # fmt: skip
     finally:
         for proc in reversed(procs):
@@ -214,13 +218,14 @@ def median(results: list[Result]) -> Result:
 
 
 def report(results: list[Result], gateways: list[str]) -> None:
-    print("\n| gateway | conns | offered | msgs/s | p50 ms | p99 ms | gateway CPU | CPU µs/msg"
-          " | sim / redis / sub CPU |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| gateway | conns | offered | msgs/s | p50 ms | p99 ms | of which arrival p50 / p99"
+          " | gateway CPU | CPU µs/msg | sim / redis / sub CPU |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         helpers = " / ".join(f"{r.helpers.get(k, 0):.0%}" for k in ("sim", "redis", "sub"))
         print(f"| {r.gateway} | {r.connections} | {r.offered} | {r.rate:,.0f} | {fmt(r.p50_ms)}"
-              f" | {fmt(r.p99_ms)} | {r.cpu:.0%} | {r.us_per_msg:.1f} | {helpers} |")  # fmt: skip
+              f" | {fmt(r.p99_ms)} | {fmt(r.arrival_ms[0])} / {fmt(r.arrival_ms[1])}"
+              f" | {r.cpu:.0%} | {r.us_per_msg:.1f} | {helpers} |")  # fmt: skip
     by = {(r.gateway, r.connections, r.offered): r for r in results}
     pairs = [(b, o) for i, b in enumerate(gateways) for o in gateways[i + 1 :]]
     for base, other in pairs:
