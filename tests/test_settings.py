@@ -148,6 +148,18 @@ category = "linear"
     ]
 
 
+def test_every_market_channel_has_a_name_for_the_overlap_check() -> None:
+    """The overlap check names a feed's channels through ``MARKET_CHANNELS``: a market venue
+    offering a kind it does not know would fail there instead of being checked."""
+    from feedgate.channels import MARKET_CHANNELS
+    from feedgate.venues import available_venues, get_venue
+
+    markets = [get_venue(name) for name in available_venues() if not get_venue(name).symbolless]
+    assert markets
+    for venue in markets:
+        assert venue.channels <= MARKET_CHANNELS.keys(), venue.name
+
+
 def test_private_channels_need_a_feed_of_their_own(tmp_path: Path) -> None:
     mixed = (
         '[[feeds]]\nexchange = "upbit"\nchannels = ["trades", "my_order"]\nsymbols = ["BTC-KRW"]\n'

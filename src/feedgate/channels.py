@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import StrEnum
 
 STATUS_CHANNEL = "feedgate:status"
@@ -30,6 +31,14 @@ def book_channel(exchange: str, symbol: str) -> str:
 
 def bbo_channel(exchange: str, symbol: str) -> str:
     return f"bbo:{exchange}:{symbol}"
+
+
+MARKET_CHANNELS: dict[str, Callable[[str, str], str]] = {
+    ChannelKind.TRADES: trades_channel,
+    ChannelKind.BOOK: book_channel,
+    ChannelKind.BBO: bbo_channel,
+}
+"""A market feed's channel kind → the name of its channel for (exchange, symbol)."""
 
 
 def announcements_channel(publisher: str) -> str:

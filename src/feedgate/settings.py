@@ -33,7 +33,7 @@ from pydantic_settings import (
 )
 
 from feedgate import redact
-from feedgate.channels import split_symbol
+from feedgate.channels import MARKET_CHANNELS, split_symbol
 from feedgate.errors import ConfigError
 from feedgate.protocol.base import ConnectionSpec, Topic
 from feedgate.runtime.redis_target import SCHEMES, parse_redis_url
@@ -323,7 +323,7 @@ class Settings(BaseSettings):
                 if kind in venue.private_channels:
                     continue  # private:* channels are per account and have their own checks
                 for symbol in feed.symbols:
-                    channel = f"{kind}:{feed.exchange}:{symbol}"
+                    channel = MARKET_CHANNELS[kind](feed.exchange, symbol)
                     earlier = first.setdefault(channel, index)
                     if earlier != index:
                         problems.append(f"feeds {earlier} and {index} both publish {channel}")
