@@ -168,15 +168,16 @@ async def count(port: int, seconds: float, warmup: float, latency: bool) -> None
     samples.sort()
     arrivals.sort()
 
-    def pct(q: float, samples: list[int] = samples) -> float | None:
-        if not samples:
+    def pct(values: list[int], q: float) -> float | None:
+        if not values:
             return None
-        return samples[min(int(q * len(samples)), len(samples) - 1)] / 1000.0
+        return values[min(int(q * len(values)), len(values) - 1)] / 1000.0
 
     report = {
         "messages": n, "seconds": seconds, "rate": n / seconds,
-        "p50_ms": pct(0.5), "p99_ms": pct(0.99), "p999_ms": pct(0.999),
-        "arrival_p50_ms": pct(0.5, arrivals), "arrival_p99_ms": pct(0.99, arrivals),
+        "p50_ms": pct(samples, 0.5), "p99_ms": pct(samples, 0.99),
+        "p999_ms": pct(samples, 0.999),
+        "arrival_p50_ms": pct(arrivals, 0.5), "arrival_p99_ms": pct(arrivals, 0.99),
     }  # fmt: skip
     print(orjson.dumps(report).decode(), flush=True)
 
